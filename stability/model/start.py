@@ -1,0 +1,227 @@
+"""Starting systems: the polarity samplers, explicit shares, and the polarity classifier.
+
+A *pole* is a state whose share is at least ``pole_ratio`` times the largest and at least
+``pole_min_share``; polarity is the number of poles (1, 2, 3 or more; none counts as
+multipolar), after Waltz's count of great powers. Samplers draw the poles as the
+specification states, then redraw the minor states (a flat Dirichlet over what is left) until
+every minor is below the smallest pole and is not itself a pole (unipolar: at most half the
+pole). Where a pole draw leaves no room for such minors, or the poles themselves would not
+classify as asked (or would already be hegemons), the poles are redrawn: the specification's
+literal recipe is infeasible for part of its default ranges (five poles holding 60% beside
+three minors, say), so the effective distribution is the stated one conditioned on
+feasibility. docs/model.md states this.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .. import params as P
+from .rng import PH_START, below, set_phase, uniform
+
+MAX_POLE_TRIES = 10_000
+MAX_MINOR_TRIES = 10_000
+
+
+@njit(cache=True)
+def classify(share, alive, n_slots, pole_ratio, pole_min):
+    """Polarity class of the living states' shares: 1, 2 or 3 (3+ poles, or none)."""
+    top = 0.0
+    for i in range(n_slots):
+        if alive[i] and share[i] > top:
+            top = share[i]
+    poles = 0
+    for i in range(n_slots):
+        if alive[i] and share[i] >= pole_ratio * top and share[i] >= pole_min:
+            poles += 1
+    if poles == 1:
+        return 1
+    if poles == 2:
+        return 2
+    return 3
+
+
+@njit(cache=True)
+def _poles(p, rng, n, out):
+    """Draw the poles into out[0:k]; return (k, share left for the minors)."""
+    code = int(p[P.P_START])
+    if code == P.START_UNIPOLAR:
+        lo, hi = p[P.P_UNI_SHARE], p[P.P_UNI_SHARE + 1]
+        out[0] = lo + (hi - lo) * uniform(rng)
+        return 1, 1.0 - out[0]
+    if code == P.START_BIPOLAR:
+        lo, hi = p[P.P_BI_SHARE], p[P.P_BI_SHARE + 1]
+        total = lo + (hi - lo) * uniform(rng)
+        lo, hi = p[P.P_BI_SPLIT], p[P.P_BI_SPLIT + 1]
+        split = lo + (hi - lo) * uniform(rng)
+        out[0] = total * split
+        out[1] = total * (1.0 - split)
+        return 2, 1.0 - total
+    # multipolar: k ~ U{lo..min(hi, n)} poles of comparable size (weights ~ U(0.5, 1))
+    klo = int(p[P.P_MULTI_POLES])
+    khi = min(int(p[P.P_MULTI_POLES + 1]), n)
+    k = klo + below(rng, khi - klo + 1)
+    lo, hi = p[P.P_MULTI_SHARE], p[P.P_MULTI_SHARE + 1]
+    total = lo + (hi - lo) * uniform(rng)
+    if k == n:
+        total = 1.0  # no minor states to hold the rest
+    wsum = 0.0
+    for i in range(k):
+        out[i] = 0.5 + 0.5 * uniform(rng)
+        wsum += out[i]
+    for i in range(k):
+        out[i] = total * out[i] / wsum
+    return k, 1.0 - total
+
+
+@njit(cache=True)
+def _minor_ok(s, smallest, largest, unipolar, p):
+    if s >= smallest:
+        return False
+    if s >= p[P.P_POLE_RATIO] * largest and s >= p[P.P_POLE_MIN]:
+        return False  # would itself be a pole
+    if unipolar and s > 0.5 * largest:
+        return False
+    return True
+
+
+@njit(cache=True)
+def sample_shares(p, rng, n, out):
+    """Fill out[0:n] with a random start of the requested polarity; False if none found."""
+    unipolar = int(p[P.P_START]) == P.START_UNIPOLAR
+    for _ in range(MAX_POLE_TRIES):
+        k, rest = _poles(p, rng, n, out)
+        largest = 0.0
+        smallest = 2.0
+        for i in range(k):
+            largest = max(largest, out[i])
+            smallest = min(smallest, out[i])
+        if largest >= p[P.P_HEGEMONY_THRESHOLD]:
+            continue
+        poles_ok = True
+        for i in range(k):
+            if out[i] < p[P.P_POLE_RATIO] * largest or out[i] < p[P.P_POLE_MIN]:
+                poles_ok = False
+        if not poles_ok:
+            continue
+        m = n - k
+        if m == 0:
+            return True
+        # Every minor must lie strictly below `bound`; if m of them cannot hold `rest`, no
+        # redraw of the minors can succeed, so redraw the poles.
+        bound = min(smallest, max(p[P.P_POLE_RATIO] * largest, p[P.P_POLE_MIN]))
+        if unipolar:
+            bound = min(bound, 0.5 * largest)
+        if m * bound <= rest:
+            continue
+        for _ in range(MAX_MINOR_TRIES):
+            esum = 0.0
+            for i in range(k, n):
+                out[i] = -math.log(1.0 - uniform(rng))
+                esum += out[i]
+            ok = True
+            for i in range(k, n):
+                out[i] = rest * out[i] / esum
+                if not _minor_ok(out[i], smallest, largest, unipolar, p):
+                    ok = False
+            if ok:
+                return True
+    return False
+
+
+@njit(cache=True)
+def draw_start(p, rng, r, x, rev, rank, scratch, perm):
+    """Set up replicate's starting system in slots 0..n-1; return n, or -1 if none found.
+
+    Draw order (sub-stream START): the shares, a shuffle of them over the slots (randomized
+    starts only, so that tie-breaks by slot favour no pole), positions, revisionist flags.
+    """
+    n = int(p[P.P_N_STATES])
+    set_phase(rng, 0, PH_START)
+    if int(p[P.P_START]) == P.START_SHARES:
+        total = 0.0
+        for i in range(n):
+            total += p[P.P_SHARES + i]
+        for i in range(n):
+            r[i] = p[P.P_SHARES + i] / total
+    else:
+        if not sample_shares(p, rng, n, scratch):
+            return -1
+        for i in range(n):
+            perm[i] = i
+        for i in range(n - 1, 0, -1):
+            j = below(rng, i + 1)
+            t = perm[i]
+            perm[i] = perm[j]
+            perm[j] = t
+        for i in range(n):
+            r[i] = scratch[perm[i]]
+    for i in range(n):
+        if p[P.P_FIXED_POSITIONS] != 0.0:
+            x[i] = p[P.P_POSITIONS + i]
+        else:
+            x[i] = uniform(rng)
+    for i in range(n):
+        rev[i] = 1 if uniform(rng) < p[P.P_REVISIONIST] else 0
+    for i in range(n):
+        k = 0
+        for j in range(n):
+            if r[j] > r[i] or (r[j] == r[i] and j < i):
+                k += 1
+        rank[i] = k
+    return n
+
+
+# ---- validation, outside the kernels ---------------------------------------------------------
+
+def check_feasible(res: dict) -> None:
+    """Reject polarity requests no start can satisfy (ValueError naming the parameter)."""
+    pol, n = res["polarity"], res["n_states"]
+    need = {"unipolar": 4, "bipolar": 3, "multipolar": 3}[pol]
+    if n < need:
+        raise ValueError(f"parameter 'n_states': a {pol} start needs at least {need} states, "
+                         f"got {n}")
+    if pol == "multipolar" and res["multipolar_poles"][0] > n:
+        raise ValueError(f"parameter 'multipolar_poles': at least {res['multipolar_poles'][0]} "
+                         f"poles cannot fit in n_states = {n}")
+    # Look for one feasible pole configuration on a grid over the ranges (equal pole
+    # weights are the most favourable multipolar case): the sampler conditions on feasibility
+    # and would otherwise search forever.
+    grid = np.linspace(0.0, 1.0, 21)
+    ratio, pmin, hthr = res["pole_ratio"], res["pole_min_share"], res["hegemony_threshold"]
+
+    def feasible(poles, rest, m, unipolar):
+        top, low = max(poles), min(poles)
+        if top >= hthr or any(q < ratio * top or q < pmin for q in poles):
+            return False
+        if m == 0:
+            return rest <= 1e-12
+        bound = min(low, max(ratio * top, pmin))
+        if unipolar:
+            bound = min(bound, 0.5 * top)
+        return m * bound > rest
+
+    def span(name):
+        lo, hi = res[name]
+        return [lo + (hi - lo) * g for g in grid]
+
+    if pol == "unipolar":
+        ok = any(feasible([s], 1 - s, n - 1, True) for s in span("unipolar_share"))
+        names = "unipolar_share"
+    elif pol == "bipolar":
+        ok = any(feasible([t * f, t * (1 - f)], 1 - t, n - 2, False)
+                 for t in span("bipolar_share") for f in span("bipolar_split"))
+        names = "bipolar_share/bipolar_split"
+    else:
+        klo, khi = res["multipolar_poles"][0], min(res["multipolar_poles"][1], n)
+        ok = any(feasible([(1.0 if k == n else t) / k] * k, 0.0 if k == n else 1 - t, n - k,
+                          False)
+                 for k in range(klo, khi + 1) for t in span("multipolar_share"))
+        names = "multipolar_share/multipolar_poles"
+    if not ok:
+        raise ValueError(f"parameter '{names}': no {pol} start with n_states = {n} fits these "
+                         f"ranges (minor states must stay below the poles, pole_ratio = {ratio:g},"
+                         f" pole_min_share = {pmin:g}, hegemony_threshold = {hthr:g})")
