@@ -53,7 +53,8 @@ class Spec:
         lb = "(" if self.lo_open else "["
         rb = ")" if self.hi_open else "]"
         what = {"float": "a number", "int": "an integer",
-                "range": "a list [low, high] of numbers", "irange": "a list [low, high] of integers"}
+                "range": "a list [low, high] of numbers",
+                "irange": "a list [low, high] of integers"}
         return f"{what[self.kind]} in {lb}{_fmt(self.lo)}, {_fmt(self.hi)}{rb}"
 
 
@@ -152,7 +153,8 @@ SPECS: dict[str, Spec] = {
     "pole_min_share": Spec("float", 0.10, 0.0, 1.0, hi_open=True, doc="pole: share >= this"),
     "unipolar_share": Spec("range", (0.30, 0.45), 0.0, 1.0, lo_open=True, hi_open=True,
                            doc="range of the unipolar pole's share"),
-    "bipolar_share": Spec("range", (0.55, 0.80), 0.0, 1.0, lo_open=True, doc="range of the two poles' total"),
+    "bipolar_share": Spec("range", (0.55, 0.80), 0.0, 1.0, lo_open=True,
+                          doc="range of the two poles' total"),
     "bipolar_split": Spec("range", (0.4, 0.6), 0.0, 1.0, lo_open=True, hi_open=True,
                           doc="range of the first pole's part of the bipolar total"),
     "multipolar_poles": Spec("irange", (3, 5), 3, MAX_SLOTS, doc="range of the pole count"),

@@ -331,7 +331,7 @@ class System:
                 cumulative.append(total + w)
                 total = total + w
             u = rng.uniform() * total
-            choice = next(name for (name, _), c in zip(options, cumulative) if u < c)
+            choice = next(name for (name, _), c in zip(options, cumulative, strict=True) if u < c)
             if choice == "balance":
                 kind = 2 if rng.uniform() < q["chain_gang_prob"] else 1
                 self.pacts[frozenset((i.uid, partner.uid))] = kind

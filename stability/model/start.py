@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from .. import params as P
-from .rng import PH_START, below, set_phase, uniform
+from .rng import PH_START, below, set_phase, stream_key, uniform
 
 MAX_POLE_TRIES = 10_000
 MAX_MINOR_TRIES = 10_000
@@ -225,3 +225,31 @@ def check_feasible(res: dict) -> None:
         raise ValueError(f"parameter '{names}': no {pol} start with n_states = {n} fits these "
                          f"ranges (minor states must stay below the poles, pole_ratio = {ratio:g},"
                          f" pole_min_share = {pmin:g}, hegemony_threshold = {hthr:g})")
+
+
+@njit(cache=True)
+def _draw_starts(pmat, seed, reps, shares):
+    r = np.zeros(P.MAX_SLOTS)
+    x = np.zeros(P.MAX_SLOTS)
+    rev = np.zeros(P.MAX_SLOTS, dtype=np.int64)
+    rank = np.zeros(P.MAX_SLOTS, dtype=np.int64)
+    scratch = np.zeros(P.MAX_SLOTS + 1)
+    perm = np.zeros(P.MAX_SLOTS, dtype=np.int64)
+    rng = np.zeros(2, dtype=np.uint64)
+    for row in range(reps.size):
+        p = pmat[0] if pmat.shape[0] == 1 else pmat[row]
+        rng[0] = stream_key(seed, reps[row])
+        n = draw_start(p, rng, r, x, rev, rank, scratch, perm)
+        for i in range(P.MAX_SLOTS):
+            shares[row, i] = r[i] if i < n else 0.0
+        if n < 0:
+            shares[row, 0] = -1.0
+
+
+def draw_starts(resolved: dict, seed: int, reps) -> np.ndarray:
+    """The starting capability shares of replicates ``reps``: float64[len(reps), MAX_SLOTS]
+    (slot order, zero beyond n_states), exactly as the simulation starts them."""
+    reps = np.ascontiguousarray(reps, dtype=np.int64)
+    out = np.zeros((reps.size, P.MAX_SLOTS))
+    _draw_starts(P.pack(resolved)[None, :], int(seed), reps, out)
+    return out

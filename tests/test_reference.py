@@ -1,0 +1,99 @@
+"""The compiled kernel and the pure-Python reference produce identical records, bit for bit."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import stability
+
+FIELDS = ("hegemony", "hegemony_time", "hegemon_rank", "survivors", "final_max_share",
+          "final_polarity", "wars", "eliminations", "entries", "balancing", "bandwagoning",
+          "buck_passing", "chain_ganging", "war_size", "war_run")
+
+
+def assert_identical(params, replicates, seed):
+    kernel = stability.simulate(params, replicates, seed)
+    ref = stability.simulate_reference(params, replicates, seed)
+    for name in FIELDS:
+        a, b = kernel[name].values, ref[name].values
+        assert a.dtype == b.dtype, name
+        # array_equal on the raw bytes: bit-for-bit, not approximately
+        assert a.shape == b.shape and a.tobytes() == b.tobytes(), (
+            f"{name} differs for {params}, seed {seed}")
+    return kernel
+
+
+@pytest.mark.parametrize("doctrine", ["defensive", "offensive"])
+@pytest.mark.parametrize("polarity", ["unipolar", "bipolar", "multipolar"])
+def test_every_doctrine_and_polarity(doctrine, polarity):
+    ds = assert_identical({"doctrine": doctrine, "polarity": polarity}, 25, seed=11)
+    # the comparison must exercise the interesting rules, not empty histories
+    assert ds.wars.sum() > 0 and ds.balancing.sum() > 0
+
+
+@pytest.mark.parametrize("params", [
+    {"shares": [0.3, 0.25, 0.2, 0.15, 0.1], "doctrine": "offensive"},
+    {"shares": [4, 3, 2, 2, 1], "positions": [0.0, 0.1, 0.2, 0.6, 0.9], "memory": 3},
+    {"polarity": "multipolar", "max_states": 12, "entry_rate": 0.2, "entry_size": 0.8,
+     "doctrine": "offensive", "elimination_share": 0.1},
+    {"polarity": "bipolar", "alliances": False, "projection_scale": float("inf")},
+    {"polarity": "unipolar", "decisiveness": 3.0, "misperception_sd": 0.0,
+     "offense_advantage": 1.5, "chain_gang_prob": 0.9, "alliance_reliability": 1.0},
+    {"polarity": "multipolar", "n_states": 16, "mobilization_cost": 0.02,
+     "doctrine": "offensive", "horizon": 80},
+])
+def test_special_configurations(params):
+    assert_identical(params, 12, seed=3)
+
+
+_float = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def parameter_sets(draw):
+    p = {
+        "doctrine": draw(st.sampled_from(["defensive", "offensive"])),
+        "n_states": draw(st.integers(4, 12)),
+        "horizon": draw(st.integers(5, 60)),
+        "growth_mean": draw(st.floats(-0.02, 0.02)),
+        "growth_sd": draw(st.floats(0.0, 0.2)),
+        "mobilization_max": draw(st.floats(0.0, 1.0)),
+        "mobilization_step": draw(st.floats(0.0, 0.5)),
+        "mobilization_cost": draw(st.floats(0.0, 0.05)),
+        "projection_scale": draw(st.one_of(st.floats(0.05, 2.0), st.just(float("inf")))),
+        "intent_weight": draw(st.floats(0.0, 3.0)),
+        "memory": draw(st.integers(0, 20)),
+        "threat_ratio": draw(st.floats(0.2, 2.0)),
+        "alarm_share": draw(st.floats(0.0, 1.0)),
+        "alliances": draw(st.booleans()),
+        "strength_weight": draw(st.floats(-3.0, 3.0)),
+        "chain_gang_prob": draw(st.floats(0.0, 1.0)),
+        "alliance_decay": draw(st.floats(0.0, 1.0)),
+        "alliance_reliability": draw(st.floats(0.0, 1.0)),
+        "revisionist_share": draw(st.floats(0.0, 1.0)),
+        "attack_threshold": draw(st.floats(0.0, 1.0)),
+        "anticipate_balancing": draw(st.booleans()),
+        "decisiveness": draw(st.floats(0.1, 50.0)),
+        "offense_advantage": draw(st.floats(0.5, 2.0)),
+        "misperception_sd": draw(st.floats(0.0, 1.0)),
+        "war_cost": draw(st.floats(0.0, 0.3)),
+        "conquest_share": draw(st.floats(0.0, 1.0)),
+        "administration_efficiency": draw(st.floats(0.0, 1.0)),
+        "elimination_share": draw(st.floats(0.0, 0.2)),
+        "entry_rate": draw(st.floats(0.0, 0.5)),
+        "entry_size": draw(st.floats(0.1, 2.0)),
+        "initiators": draw(st.sampled_from(["all", "revisionist"])),
+    }
+    p["max_states"] = p["n_states"] + draw(st.integers(0, 4))
+    p["polarity"] = draw(st.sampled_from(["unipolar", "bipolar", "multipolar"]))
+    return p
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params=parameter_sets(), seed=st.integers(0, 2**63 - 1))
+def test_random_parameter_sets(params, seed):
+    try:
+        stability.resolve_params(params)
+    except ValueError:
+        return  # an infeasible start for this n_states: validation's job, tested elsewhere
+    assert_identical(params, 4, seed)
