@@ -40,6 +40,9 @@ def wilson_interval(k, n, z=Z95):
         half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
         lo = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
         hi = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+        # The interval always contains p; at k = 0 (k = n) its lower (upper) limit is exactly
+        # 0 (1), but rounding can leave it a few ulps inside, beyond p itself.
+        lo, hi = np.minimum(lo, p), np.maximum(hi, p)
     return _out(lo, hi)
 
 
