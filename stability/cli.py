@@ -12,6 +12,7 @@ import importlib.util
 import itertools
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -90,10 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     from stability.experiment.config import ConfigError
 
     handler = {"run": _run, "validate": _validate, "info": _info, "plot": _plot}[args.command]
+    previous = _on_sigterm()
     try:
         return handler(args)
     except KeyboardInterrupt:
-        return _fail(130, "interrupted")
+        return _fail(130, "interrupted" + _resume_hint(args))
+    except _Terminated:
+        return _fail(143, "terminated (SIGTERM)" + _resume_hint(args))
     except ConfigError as exc:
         if os.environ.get("STABILITY_DEBUG"):
             raise
@@ -102,6 +106,25 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("STABILITY_DEBUG"):
             raise
         return _fail(1, f"{type(exc).__name__}: {exc}")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM (a batch job's walltime or pre-emption, scancel): stop like Ctrl-C does."""
+
+
+def _on_sigterm():
+    # Raising in the main thread unwinds the run: a jobqueue cluster cancels its worker jobs
+    # and the output is left as checkpoints for --resume, not as a traceback.
+    def handler(signum, frame):
+        raise _Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (main() called from a thread)
+        return None
 
 
 def _fail(code: int, message: str) -> int:
@@ -132,12 +155,29 @@ def _run(args) -> int:
         print(f"{PROG}: {cfg.experiment.name}: {cfg.n_cells} cell(s) x "
               f"{cfg.experiment.replicates:,} replicates in {cfg.n_tasks} task(s), scheduler "
               f"{cfg.cluster.scheduler} -> {cfg.output_path}", file=sys.stderr)
+    if not args.quiet and finished is not None:
+        print(f"{PROG}: {cfg.output_path} is already complete; nothing to resume",
+              file=sys.stderr)
+    args.partial = f"{cfg.output_path}.partial"
     ds = finished if finished is not None else run(
-        cfg, overwrite=args.overwrite, resume=args.resume, progress=progress)
+        cfg, overwrite=args.overwrite, resume=args.resume, progress=progress,
+        log=None if args.quiet else _log)
     if not args.quiet:
         print(_probability_table(ds))
         print(f"\nwritten to {cfg.output_path}  (stability info {cfg.output_path})")
     return 0
+
+
+def _resume_hint(args) -> str:
+    partial = getattr(args, "partial", None)
+    if partial is None or not Path(partial).exists():
+        return ""
+    return (f"; finished tasks are kept in {partial}: continue with `{PROG} run {args.config} "
+            "--resume` (and the same flags)")
+
+
+def _log(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
 def _config_error(message: str):
@@ -156,12 +196,16 @@ class _Progress:
         self.width = width
         self.start = time.monotonic()
         self.last = -math.inf
+        self.first: int | None = None  # tasks already done at the start (a resumed run)
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
         elapsed = now - self.start
+        if self.first is None:
+            self.first = done
         frac = done / total if total else 1.0
-        eta = f", eta {_clock(elapsed / frac - elapsed)}" if 0 < done < total else ""
+        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        eta = f", eta {_clock((total - done) / rate)}" if rate > 0 and done < total else ""
         text = f"{done}/{total} tasks ({frac:.0%}), {_clock(elapsed)} elapsed{eta}"
         if self.tty:
             if done < total and now - self.last < 0.1:  # redraw at most ten times a second
@@ -248,6 +292,7 @@ def _validate(args) -> int:
     workers = cfg.cluster.workers
     lines.append(f"scheduler   {cfg.cluster.scheduler}"
                  + (f", {workers} worker(s)" if workers else ""))
+    script = _job_script(cfg)
     if cfg.sweep:
         lines += ["", "cells:"]
         rows = [["#"] + list(cfg.dims)]
@@ -258,8 +303,28 @@ def _validate(args) -> int:
             rows.append([str(k)] + [_show(v) for v in cell.values()])
         lines.append(_table(rows, [True] + [False] * len(cfg.dims)))
     lines += ["", "resolved config:", cfg.to_toml(full=True)]
+    if script:
+        lines += script
     print("\n".join(lines))
     return 0
+
+
+def _job_script(cfg) -> list[str]:
+    """For slurm/pbs: the worker job script dask-jobqueue would submit (ConfigError if the
+    [cluster] options cannot work)."""
+    from stability.experiment.cluster import JOBQUEUE, job_script, job_spec, machine_problems
+    from stability.experiment.runner import job_name
+
+    if cfg.cluster.scheduler not in JOBQUEUE:
+        return []
+    spec = job_spec(cfg.cluster)
+    script = job_script(cfg.cluster, job_name(cfg))
+    # Valid, but not runnable from here (a laptop, not the login node): say so, still exit 0.
+    notes = [f"note: `stability run` here would stop: {p}" for p in machine_problems(cfg.cluster)]
+    return [f"worker job script ({spec.jobs} job(s) of {spec.processes} worker process(es) x "
+            f"{spec.threads} thread(s), submitted with {spec.submit_command}; workers retire "
+            f"after {_clock(spec.lifetime)} +- {_clock(spec.stagger)} and are replaced):",
+            script.rstrip(), ""] + notes
 
 
 # ---- info and plot --------------------------------------------------------------------------

@@ -95,10 +95,13 @@ class ClusterSection(_Section):
     account: str | None = None
     jobs: int | None = Field(default=None, ge=1)
     interface: str | None = None
+    scheduler_interface: str | None = None  # the scheduler's, if not ``interface``
     job_extra_directives: list[str] = Field(default_factory=list)
+    job_script_prologue: list[str] = Field(default_factory=list)  # after stability's lines
     lifetime: str | None = None
     python: str | None = None
     local_directory: str | None = None
+    log_directory: str | None = None
 
     @field_validator("scheduler")
     @classmethod
