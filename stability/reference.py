@@ -21,6 +21,18 @@ MAX_POLE_TRIES = 10_000
 MAX_MINOR_TRIES = 10_000
 
 
+# The ziggurat's layers: edges x_k (x_0 = v / f(r) is the base strip's width, x_1 = r,
+# x_256 = 0) and heights f(x_k) of the half-normal density f(x) = exp(-x^2 / 2).
+ZIG_R = 3.6541528853610088
+ZIG_V = 0.00492867323399
+ZIG_X = [ZIG_V / math.exp(-0.5 * ZIG_R * ZIG_R), ZIG_R]
+while len(ZIG_X) < 256:
+    ZIG_X.append(math.sqrt(-2.0 * math.log(ZIG_V / ZIG_X[-1] + math.exp(-0.5 * ZIG_X[-1]
+                                                                         * ZIG_X[-1]))))
+ZIG_X.append(0.0)
+ZIG_F = [0.0] + [math.exp(-0.5 * x * x) for x in ZIG_X[1:]]
+
+
 def _mix64(z: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
@@ -37,18 +49,46 @@ class Stream:
     def phase(self, step: int, phase: int) -> None:
         self.counter = (step << 32) | (phase << 27)
 
-    def uniform(self) -> float:
+    def word(self) -> int:
         z = _mix64(self.key ^ ((self.counter * GOLDEN) & MASK))
         self.counter += 1
-        return (z >> 11) * 2.0**-53
+        return z
+
+    def uniform(self) -> float:
+        return (self.word() >> 11) * 2.0**-53
 
     def normal(self) -> float:
-        u1 = self.uniform()
-        u2 = self.uniform()
-        return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(6.283185307179586 * u2)
+        """Ziggurat (Marsaglia and Tsang 2000, 256 layers): one counter value per variate;
+        rejected words are replaced from a SplitMix64 sequence seeded with the first."""
+        word = self.word()
+        chain = word
+        while True:
+            layer = word & 255
+            x = (word >> 11) * 2.0**-53 * ZIG_X[layer]
+            if x < ZIG_X[layer + 1]:
+                break  # inside the layer's rectangle
+            if layer == 0:  # the tail beyond r (Marsaglia 1964)
+                while True:
+                    chain = (chain + GOLDEN) & MASK
+                    a = -math.log(1.0 - (_mix64(chain) >> 11) * 2.0**-53) / ZIG_R
+                    chain = (chain + GOLDEN) & MASK
+                    b = -math.log(1.0 - (_mix64(chain) >> 11) * 2.0**-53)
+                    if b + b > a * a:
+                        break
+                x = ZIG_R + a
+                break
+            chain = (chain + GOLDEN) & MASK
+            y = ZIG_F[layer] + (_mix64(chain) >> 11) * 2.0**-53 * (ZIG_F[layer + 1]
+                                                                   - ZIG_F[layer])
+            if y < math.exp(-0.5 * x * x):
+                break  # under the density in the layer's wedge
+            chain = (chain + GOLDEN) & MASK
+            word = _mix64(chain)
+        return -x if (word >> 8) & 1 else x
 
     def below(self, n: int) -> int:
-        return min(int(self.uniform() * n), n - 1)
+        """floor(n u) for the word's 53-bit u, in exact integer arithmetic."""
+        return ((self.word() >> 11) * n) >> 53
 
     def shuffled(self, items: list) -> list:
         items = list(items)

@@ -3,28 +3,38 @@
 Each function does array arithmetic on one system and nothing else. A system lives in:
 
 - ``f``   float64[NF, slots]: capability ``R``, mobilisation ``MU``, ring position ``X``, the
-  step's military share ``S`` and capability share ``SS`` snapshots, and ``BROUGHT`` (war
-  strength a participant brings);
-- ``iv``  int64[NI, slots]: flags, links and scratch rows named below;
+  step's military share ``S`` and capability share ``SS`` snapshots, ``THR`` (the step's
+  ``threat_ratio * S``), and ``BROUGHT`` (war strength a participant brings);
+- ``iv``  int64[NI, slots]: flags, links, bitmasks and scratch rows named below;
 - ``pact`` int64[slots, slots] (0 none, 1 ordinary, 2 chain-ganged; symmetric), ``last``
   int64[slots, slots] (step two states last fought on opposite sides), ``dec`` float64
   (the loss-of-strength factor exp(-d_ij / projection_scale), fixed while both live) and
   ``T`` float64 (the step's threat perceptions T_ij).
 
-Relation sets (partners, recent enemies) are also kept as bitmasks so that the intent term of
-the threat (Walt: perceived intentions) costs O(1) per pair: slots <= 32 fit one int64.
-Every sum runs over slots in ascending order; the reference does the same, which is what
-makes the two agree bit for bit.
+Relation sets (partners, chain-ganged partners, recent enemies) are also kept as bitmasks
+(slots <= 32 fit one int64): the partner masks are updated wherever a pact changes, so the
+loops below visit only the members of a set, in ascending slot order. Every sum runs over
+slots in ascending order; the reference does the same, which is what makes the two agree bit
+for bit.
+
+Speed (benchmarks/RESULTS.md): the war phase evaluates O(n^2) (initiator, target) pairs per
+step, so it skips work whose result cannot matter, and only such work: a pair whose target
+cannot beat the best expected gain found so far, and a pair whose perceived odds provably
+stay below ``attack_threshold`` (see ``choose_target``). Skipped draws are skipped by moving
+the counter of the counter-based stream, so every later draw is the one it would have been.
 """
 
 from __future__ import annotations
 
 import math
 
-from numba import njit
+from numba import njit, uint64
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .. import params as P
 from .rng import (
+    NO_NRT,
+    NORMAL_COUNTERS,
     PH_ALIGN,
     PH_ALIGN_ORDER,
     PH_ENTRY,
@@ -32,23 +42,30 @@ from .rng import (
     PH_GROWTH_ORDER,
     PH_WAR,
     PH_WAR_ORDER,
-    below,
+    below_word,
+    counter,
+    key_cache_on_sources,
     normal,
+    normal_word,
     set_phase,
     uniform,
+    word,
 )
 
 # rows of f
-R, MU, X, S, SS, BROUGHT = 0, 1, 2, 3, 4, 5
-NF = 6
+R, MU, X, S, SS, BROUGHT, THR = 0, 1, 2, 3, 4, 5, 6
+NF = 7
 # rows of iv
-(ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, THREATENED, FOUGHT, SIDE, ELIGIBLE, DEFENDS, ORDER,
- HOSTILE, PARTNERS) = range(14)
-NI = 14
+(ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, THREATENED, ORDER, HOSTILE, PARTNERS, CHAIN,
+ LASTWAR) = range(12)
+NI = 12
 # per-run counters
 C_WARS, C_ELIMINATIONS, C_ENTRIES, C_BALANCING, C_BANDWAGONING, C_BUCK_PASSING, C_CHAIN = range(7)
 NC = 7
 NEVER = -(1 << 40)  # "last fought" for pairs that never fought
+# Relative margin of the odds screen in choose_target: rounding moves a computed odds by a
+# few units in the last place (about 1e-15), so a bound 1e-6 below the threshold is safe.
+SCREEN_MARGIN = 1e-6
 
 
 @njit(cache=True, inline="always")
@@ -57,7 +74,7 @@ def strength(f, i):
     return f[R, i] * (1.0 + f[MU, i])
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def odds(a, d, m):
     """P(side of strength a beats side of strength d), contest exponent m.
 
@@ -77,7 +94,16 @@ def odds(a, d, m):
     return e / (1.0 + e)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def alive_mask(ms, iv):
+    m = 0
+    for s in range(ms):
+        if iv[ALIVE, s] != 0:
+            m |= 1 << s
+    return m
+
+
+@njit(cache=True, **NO_NRT)
 def set_decay(p, ms, f, dec, i):
     """Row and column i of the loss-of-strength factors (Boulding's gradient on the ring)."""
     scale = p[P.P_PROJECTION]
@@ -88,46 +114,63 @@ def set_decay(p, ms, f, dec, i):
         dec[j, i] = dec[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def shuffle_alive(rng, step, phase, ms, iv):
     """Random order of the living states (Fisher-Yates) into iv[ORDER]; returns their count."""
-    set_phase(rng, step, phase)
+    key = rng[0]
+    c = counter(step, phase)
     n = 0
     for i in range(ms):
         if iv[ALIVE, i] != 0:
             iv[ORDER, n] = i
             n += 1
     for k in range(n - 1, 0, -1):
-        j = below(rng, k + 1)
+        j = below_word(word(key, c), k + 1)
+        c += uint64(1)
         t = iv[ORDER, k]
         iv[ORDER, k] = iv[ORDER, j]
         iv[ORDER, j] = t
+    rng[1] = c
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def growth(p, rng, t, ms, f, iv):
     """Differential growth (power transition): r_i <- r_i exp(g + sd z - cost mu_i)."""
     n = shuffle_alive(rng, t, PH_GROWTH_ORDER, ms, iv)
-    set_phase(rng, t, PH_GROWTH)
+    key = rng[0]
+    c = counter(t, PH_GROWTH)
     gm, gsd, cost = p[P.P_GROWTH_MEAN], p[P.P_GROWTH_SD], p[P.P_MOB_COST]
     for k in range(n):
         i = iv[ORDER, k]
-        z = normal(rng)
+        z = normal_word(word(key, c))
+        c += uint64(1)
         f[R, i] = f[R, i] * math.exp(gm + gsd * z - cost * f[MU, i])
+    rng[1] = c
 
 
-@njit(cache=True)
-def partner_masks(ms, iv, pact):
-    for i in range(ms):
-        m = 0
-        for j in range(ms):
-            if pact[i, j] > 0:
-                m |= 1 << j
-        iv[PARTNERS, i] = m
+@njit(cache=True, inline="always")
+def set_pact(iv, pact, a, b, kind):
+    """Pact of ``kind`` (0 none) between a and b, keeping the partner bitmasks in step."""
+    pact[a, b] = kind
+    pact[b, a] = kind
+    ba = 1 << a
+    bb = 1 << b
+    if kind > 0:
+        iv[PARTNERS, a] |= bb
+        iv[PARTNERS, b] |= ba
+    else:
+        iv[PARTNERS, a] &= ~bb
+        iv[PARTNERS, b] &= ~ba
+    if kind == 2:
+        iv[CHAIN, a] |= bb
+        iv[CHAIN, b] |= ba
+    else:
+        iv[CHAIN, a] &= ~bb
+        iv[CHAIN, b] &= ~ba
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def threat(p, t, ms, f, iv, pact, last, dec, T):
     """Balance of threat (Walt): T_ij = S_j exp(-d_ij / scale) (1 + w I_ij).
 
@@ -140,41 +183,49 @@ def threat(p, t, ms, f, iv, pact, last, dec, T):
         if iv[ALIVE, i] != 0:
             tot_m += strength(f, i)
             tot_r += f[R, i]
+    w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
+    alive = 0
     for i in range(ms):
         if iv[ALIVE, i] != 0:
+            alive |= 1 << i
             f[S, i] = strength(f, i) / tot_m
             f[SS, i] = f[R, i] / tot_r
+            f[THR, i] = ratio * f[S, i]
     memory = int(p[P.P_MEMORY])
     for i in range(ms):
         h = 0
-        if iv[ALIVE, i] != 0:
+        # a state that has fought nobody within `memory` steps has no recent enemy: no scan
+        if iv[ALIVE, i] != 0 and t - iv[LASTWAR, i] <= memory:
             for j in range(ms):
                 if iv[ALIVE, j] != 0 and j != i and t - last[i, j] <= memory:
                     h |= 1 << j
         iv[HOSTILE, i] = h
-    partner_masks(ms, iv, pact)
-    w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
+    g0 = 1.0 + w * 0.0  # the intent factor without and with perceived intent
+    g1 = 1.0 + w * 1.0
+    for i in range(ms):
+        if iv[ALIVE, i] == 0:
+            f[S, i] = 0.0  # keeps the branch-free pass below finite over empty slots
     for i in range(ms):
         if iv[ALIVE, i] == 0:
             continue
         own = iv[PARTNERS, i] | (1 << i)
+        cand = alive & ~own  # non-partners: pact[i, j] == 0
         best = -1
         best_t = -1.0
+        # every slot, branch-free (selects): T_ii and T_ij of empty slots are never read
         for j in range(ms):
-            if iv[ALIVE, j] == 0 or j == i:
-                continue
-            intent = iv[REV, j] != 0 or (iv[HOSTILE, j] & own) != 0
-            tij = f[S, j] * dec[i, j] * (1.0 + w * (1.0 if intent else 0.0))
+            intent = (iv[REV, j] != 0) | ((iv[HOSTILE, j] & own) != 0)
+            tij = f[S, j] * dec[i, j] * (g1 if intent else g0)
             T[i, j] = tij
-            if pact[i, j] == 0 and tij > best_t:
-                best = j
-                best_t = tij
+            better = (((cand >> j) & 1) != 0) & (tij > best_t)
+            best = j if better else best
+            best_t = tij if better else best_t
         iv[THREAT, i] = best
-        hit = best >= 0 and (best_t >= ratio * f[S, i] or f[SS, best] >= alarm)
+        hit = best >= 0 and (best_t >= f[THR, i] or f[SS, best] >= alarm)
         iv[THREATENED, i] = 1 if hit else 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def mobilise(p, ms, f, iv):
     """Internal balancing: arm when threatened, stand down (to the doctrine's floor) if not."""
     top, step = p[P.P_MOB_MAX], p[P.P_MOB_STEP]
@@ -188,33 +239,46 @@ def mobilise(p, ms, f, iv):
             f[MU, i] = max(floor, f[MU, i] - step)
 
 
-@njit(cache=True)
-def threatened_by(p, f, T, j, k):
-    """The threat test of state j against k on the step's perceptions."""
-    return T[j, k] >= p[P.P_THREAT_RATIO] * f[S, j] or f[SS, k] >= p[P.P_ALARM_SHARE]
-
-
-@njit(cache=True)
-def align(p, rng, t, ms, f, iv, pact, T, counts):
+@njit(cache=True, inline="always", **NO_NRT)
+def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
     """External balancing, bandwagoning, buck-passing and chain-ganging (Waltz; Walt;
     Christensen and Snyder; Mearsheimer), each threatened state choosing with probability
-    proportional to exp(utility)."""
-    n = shuffle_alive(rng, t, PH_ALIGN_ORDER, ms, iv)
+    proportional to exp(utility). ``e_buck`` is exp(buckpass_weight)."""
     set_phase(rng, t, PH_ALIGN)
     decay = p[P.P_DECAY]
     for i in range(ms):
-        for j in range(i + 1, ms):
-            if pact[i, j] > 0 and uniform(rng) < decay:
-                pact[i, j] = 0
-                pact[j, i] = 0
+        above = iv[PARTNERS, i] & ~((2 << i) - 1)
+        while above != 0:
+            j = trailing_zeros(above)
+            above &= above - 1
+            if uniform(rng) < decay:
+                set_pact(iv, pact, i, j, 0)
+    deciders = 0
     for i in range(ms):
         k = iv[FOLLOW, i]
         if k >= 0:
             gone = uniform(rng) < decay
             if gone or iv[THREAT, i] != k:
                 iv[FOLLOW, i] = -1
+        if iv[ALIVE, i] != 0 and iv[THREATENED, i] != 0:
+            deciders += 1
+    if deciders == 0:
+        return  # nobody decides: the order (its own sub-stream) would not be used
+    if deciders > 1:
+        counter = rng[1]
+        n = shuffle_alive(rng, t, PH_ALIGN_ORDER, ms, iv)
+        rng[1] = counter  # back to where the decay draws left off
+    else:
+        # one decider: the order cannot matter, so its draws are skipped (counter-based)
+        n = 0
+        for i in range(ms):
+            if iv[ALIVE, i] != 0 and iv[THREATENED, i] != 0:
+                iv[ORDER, 0] = i
+                n = 1
+    alive = alive_mask(ms, iv)
     sw, bw = p[P.P_STRENGTH_W], p[P.P_BALANCE_W]
-    wagon, buck, alone = p[P.P_BANDWAGON_W], p[P.P_BUCKPASS_W], p[P.P_ALONE_W]
+    wagon, alone = p[P.P_BANDWAGON_W], p[P.P_ALONE_W]
+    alarm = p[P.P_ALARM_SHARE]
     for o in range(n):
         i = iv[ORDER, o]
         if iv[THREATENED, i] == 0:
@@ -225,27 +289,37 @@ def align(p, rng, t, ms, f, iv, pact, T, counts):
         rel = f[S, i] / (f[S, i] + f[S, k])
         partner = -1
         partner_s = -1.0
+        k_alarms = f[SS, k] >= alarm
+        fk = iv[FOLLOW, k]
+        # One pass over the slots without data-dependent branches (selects, not jumps: the
+        # conditions are unpredictable and mispredictions dominated this loop). A partner is a
+        # living j other than i and k, not aligned with k, itself threatened by k, strongest
+        # first (lowest slot on ties); a catcher any j other than i and k with T_jk >= T_ik
+        # and S_j >= S_i.
+        others = alive & ~(1 << i) & ~(1 << k)
+        cand = others & ~iv[PARTNERS, k]
+        if fk >= 0:
+            cand &= ~(1 << fk)
+        tik, si = T[i, k], f[S, i]
         catcher = False
         for j in range(ms):
-            if iv[ALIVE, j] == 0 or j == i or j == k:
-                continue
-            if (pact[j, k] == 0 and iv[FOLLOW, j] != k and iv[FOLLOW, k] != j
-                    and threatened_by(p, f, T, j, k) and f[S, j] > partner_s):
-                partner = j
-                partner_s = f[S, j]
-            if T[j, k] >= T[i, k] and f[S, j] >= f[S, i]:
-                catcher = True
+            sj = f[S, j]
+            tjk = T[j, k]
+            ok = ((((cand >> j) & 1) != 0) & (iv[FOLLOW, j] != k)
+                  & (k_alarms | (tjk >= f[THR, j])) & (sj > partner_s))
+            partner = j if ok else partner
+            partner_s = sj if ok else partner_s
+            catcher |= (((others >> j) & 1) != 0) & (tjk >= tik) & (sj >= si)
         w_bal = math.exp(bw + sw * rel) if partner >= 0 else 0.0
         w_wag = math.exp(wagon - sw * rel + (alone if partner < 0 else 0.0))
-        w_buck = math.exp(buck) if catcher else 0.0
+        w_buck = e_buck if catcher else 0.0
         c1 = w_bal
         c2 = c1 + w_wag
         c3 = c2 + w_buck
         u = uniform(rng) * (c3 + 1.0)  # stay out: exp(0)
         if u < c1:
             kind = 2 if uniform(rng) < p[P.P_CHAIN_GANG] else 1
-            pact[i, partner] = kind
-            pact[partner, i] = kind
+            set_pact(iv, pact, i, partner, kind)
             counts[C_BALANCING] += 1
             if kind == 2:
                 counts[C_CHAIN] += 1
@@ -261,61 +335,95 @@ def align(p, rng, t, ms, f, iv, pact, T, counts):
                 iv[FOLLOW, i] = -1
 
 
-@njit(cache=True)
-def choose_target(p, rng, i, ms, f, iv, pact, dec):
+@njit(cache=True, inline="always")
+def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
     """Initiator i's target: the largest expected gain p * r_j among targets whose perceived
-    odds reach attack_threshold, or -1. Draws two misperception normals per pair evaluated."""
-    tot_m = 0.0
-    tot_r = 0.0
-    for s in range(ms):
-        if iv[ALIVE, s] != 0:
-            tot_m += strength(f, s)
-            tot_r += f[R, s]
-    for a in range(ms):
-        iv[ELIGIBLE, a] = 1 if a == i or (
-            iv[ALIVE, a] != 0 and iv[FOUGHT, a] == 0
-            and (iv[FOLLOW, a] == i or pact[i, a] == 2)) else 0
+    odds reach attack_threshold, or -1. Draws two misperception normals per pair evaluated.
+
+    ``alive``/``fought`` are the bitmasks of living states and of those that fought this
+    step; ``tot_m``/``tot_r`` the living states' total strength and capability. Returns the
+    target (or -1) and the bitmask of the states eligible for the attacking side.
+
+    Two exact shortcuts skip a pair, moving the stream's counter past its two normals:
+    - a target with r_j <= the best gain so far cannot win, since p <= 1;
+    - with decisiveness 1 the computed odds a / (a + d) never rise when d grows and are
+      below attack_threshold whenever d / a >= 1 / (threshold (1 - SCREEN_MARGIN)) - 1;
+      since exp(-x) >= 1 - x, the misperceived d / a is at least (D / (o A)) (1 - x) with
+      x = sd (z_A - z_D), so a pair whose bound already passes that, before the anticipated
+      balancers are even added to D, cannot be attacked and needs no exp().
+    """
     rho, o, m = p[P.P_RELIABILITY], p[P.P_OFFENSE], p[P.P_DECISIVENESS]
     sd, threshold = p[P.P_MISPERCEPTION], p[P.P_ATTACK_THRESHOLD]
     anticipate = p[P.P_ANTICIPATE] != 0.0
+    screen = m == 1.0 and sd > 0.0 and threshold > 0.0
+    bound = 1.0 / (threshold * (1.0 - SCREEN_MARGIN)) - 1.0 if screen else 0.0
+    followers = 0
+    for a in range(ms):
+        if iv[FOLLOW, a] == i:
+            followers |= 1 << a
+    free = alive & ~fought
+    elig = (1 << i) | (free & (followers | iv[CHAIN, i]))
+    targets = free & ~(1 << i) & ~iv[PARTNERS, i] & ~followers
+    if iv[FOLLOW, i] >= 0:
+        targets &= ~(1 << iv[FOLLOW, i])
     best = -1
     best_gain = -1.0
-    for j in range(ms):
-        if (iv[ALIVE, j] == 0 or j == i or iv[FOUGHT, j] != 0 or pact[i, j] > 0
-                or iv[FOLLOW, j] == i or iv[FOLLOW, i] == j):
+    while targets != 0:
+        j = trailing_zeros(targets)
+        targets &= targets - 1
+        if f[R, j] <= best_gain:
+            if sd > 0.0:
+                rng[1] += uint64(2 * NORMAL_COUNTERS)
             continue
         att = 0.0
-        for a in range(ms):
-            if iv[ELIGIBLE, a] != 0:
-                att += strength(f, a) * dec[a, j]
+        side = elig
+        while side != 0:
+            a = trailing_zeros(side)
+            side &= side - 1
+            att += strength(f, a) * dec[a, j]
+        defends = iv[PARTNERS, j] & free & ~elig
         dfn = 0.0
-        for d in range(ms):
-            iv[DEFENDS, d] = 0
+        side = defends | (1 << j)
+        while side != 0:
+            d = trailing_zeros(side)
+            side &= side - 1
             if d == j:
                 dfn += 1.0 * (strength(f, d) * dec[d, j])
-            elif (iv[ALIVE, d] != 0 and iv[FOUGHT, d] == 0 and pact[j, d] > 0
-                  and iv[ELIGIBLE, d] == 0):
-                weight = 1.0 if pact[j, d] == 2 else rho
+            else:
+                weight = 1.0 if (iv[CHAIN, j] >> d) & 1 else rho
                 dfn += weight * (strength(f, d) * dec[d, j])
-                iv[DEFENDS, d] = 1
-        if anticipate:
-            dfn = anticipated_balancing(p, i, j, ms, f, iv, pact, dec, tot_m, tot_r, dfn)
         if sd > 0.0:
-            att = att * math.exp(sd * normal(rng))
-            dfn = dfn * math.exp(sd * normal(rng))
+            za = normal(rng)
+            zd = normal(rng)
+            if screen:
+                x = sd * (za - zd)
+                oa = o * att
+                # no division: d (1 - x) > bound o A, both sides far from under/overflow
+                if (x < 0.5 and 1e-280 < oa < 1e280 and 1e-280 < dfn < 1e280
+                        and dfn * (1.0 - x) > bound * oa):
+                    continue
+            if anticipate:
+                dfn = anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn,
+                                            alive & ~elig & ~defends & ~followers)
+            att = att * math.exp(sd * za)
+            dfn = dfn * math.exp(sd * zd)
+        elif anticipate:
+            dfn = anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn,
+                                        alive & ~elig & ~defends & ~followers)
         pr = odds(o * att, dfn, m)
         if pr >= threshold:
             gain = pr * f[R, j]
             if gain > best_gain:
                 best = j
                 best_gain = gain
-    return best
+    return best, elig
 
 
-@njit(cache=True)
-def anticipated_balancing(p, i, j, ms, f, iv, pact, dec, tot_m, tot_r, dfn):
+@njit(cache=True, inline="always")
+def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool):
     """Add to the defence every bystander that would be threatened by i after taking j's
-    spoils (defensive realism: aggressors expect balancing coalitions)."""
+    spoils (defensive realism: aggressors expect balancing coalitions). ``pool``: the living
+    states on neither side and not following i."""
     ae, cs, rho = p[P.P_ADMIN], p[P.P_CONQUEST], p[P.P_RELIABILITY]
     w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
     rj = f[R, j]
@@ -328,14 +436,16 @@ def anticipated_balancing(p, i, j, ms, f, iv, pact, dec, tot_m, tot_r, dfn):
     tot_r2 = tot_r + gain - loss
     si2 = mi2 / tot_m2
     alarmed = ri2 / tot_r2 >= alarm
-    for s in range(ms):
-        if (iv[ALIVE, s] == 0 or s == i or s == j or iv[ELIGIBLE, s] != 0
-                or iv[DEFENDS, s] != 0 or pact[i, s] > 0 or iv[FOLLOW, s] == i):
-            continue
+    rev_i = iv[REV, i] != 0
+    hostile_i = iv[HOSTILE, i]
+    bystanders = pool & ~(1 << i) & ~(1 << j) & ~iv[PARTNERS, i]
+    while bystanders != 0:
+        s = trailing_zeros(bystanders)
+        bystanders &= bystanders - 1
         ms_ = strength(f, s)
         hit = alarmed
         if not hit:
-            intent = iv[REV, i] != 0 or (iv[HOSTILE, i] & (iv[PARTNERS, s] | (1 << s))) != 0
+            intent = rev_i or (hostile_i & (iv[PARTNERS, s] | (1 << s))) != 0
             tsi = si2 * dec[s, i] * (1.0 + w * (1.0 if intent else 0.0))
             hit = tsi >= ratio * (ms_ / tot_m2)
         if hit:
@@ -343,7 +453,7 @@ def anticipated_balancing(p, i, j, ms, f, iv, pact, dec, tot_m, tot_r, dfn):
     return dfn
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def kill(ms, f, iv, pact, last, e):
     """Eliminate state e: its slot is freed, its pacts, links and memories vanish."""
     iv[ALIVE, e] = 0
@@ -352,7 +462,9 @@ def kill(ms, f, iv, pact, last, e):
     iv[FOLLOW, e] = -1
     iv[BUCK, e] = -1
     iv[PARTNERS, e] = 0
+    iv[CHAIN, e] = 0
     iv[HOSTILE, e] = 0
+    iv[LASTWAR, e] = NEVER
     bit = 1 << e
     for s in range(ms):
         pact[e, s] = 0
@@ -362,53 +474,88 @@ def kill(ms, f, iv, pact, last, e):
         if iv[FOLLOW, s] == e:
             iv[FOLLOW, s] = -1
         iv[PARTNERS, s] &= ~bit
+        iv[CHAIN, s] &= ~bit
         iv[HOSTILE, s] &= ~bit
 
 
-@njit(cache=True)
-def form_coalitions(p, rng, i, j, ms, iv, pact):
-    """The real sides in iv[SIDE] (1 attacker, 2 defender): i's followers join with
+@njit(cache=True, inline="always")
+def form_coalitions(p, rng, i, j, ms, iv, pact, alive, fought, elig):
+    """The real sides as bitmasks (attackers, defenders): i's followers join with
     probability alliance_reliability, its chain-ganged partners always (Christensen and
     Snyder); j's partners likewise; buck-passers against the opposing principal never."""
     rho = p[P.P_RELIABILITY]
-    for s in range(ms):
-        iv[SIDE, s] = 0
-    iv[SIDE, i] = 1
-    for a in range(ms):
-        if a == i or iv[ELIGIBLE, a] == 0 or iv[BUCK, a] == j:
+    att = 1 << i
+    cand = elig & ~(1 << i)
+    while cand != 0:
+        a = trailing_zeros(cand)
+        cand &= cand - 1
+        if iv[BUCK, a] == j:
             continue
         if pact[i, a] == 2 or uniform(rng) < rho:
-            iv[SIDE, a] = 1
-    for d in range(ms):
-        if (d == i or d == j or iv[ALIVE, d] == 0 or iv[FOUGHT, d] != 0
-                or iv[ELIGIBLE, d] != 0 or pact[j, d] == 0 or iv[BUCK, d] == i):
+            att |= 1 << a
+    dfn = 1 << j
+    cand = iv[PARTNERS, j] & alive & ~fought & ~elig & ~(1 << i)
+    while cand != 0:
+        d = trailing_zeros(cand)
+        cand &= cand - 1
+        if iv[BUCK, d] == i:
             continue
         if pact[j, d] == 2 or uniform(rng) < rho:
-            iv[SIDE, d] = 2
-    iv[SIDE, j] = 2
+            dfn |= 1 << d
+    return att, dfn
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     """The war phase (Mearsheimer's offensive, Waltz's defensive realism by the preset):
     initiators in random order pick targets and fight. Returns the updated war count of the
     batch (sizes/runs record each war while there is room)."""
-    n = shuffle_alive(rng, t, PH_WAR_ORDER, ms, iv)
-    set_phase(rng, t, PH_WAR)
-    partner_masks(ms, iv, pact)
-    for s in range(ms):
-        iv[FOUGHT, s] = 0
     revisionists_only = p[P.P_INITIATORS] == 1.0
+    alive = alive_mask(ms, iv)
+    starters = 0
+    for s in range(ms):
+        if iv[ALIVE, s] != 0 and (iv[REV, s] != 0 or not revisionists_only):
+            starters += 1
+    if starters == 0:
+        return nwar  # nobody may start a war: the order and the draws would go unused
+    if starters > 1:
+        n = shuffle_alive(rng, t, PH_WAR_ORDER, ms, iv)
+    else:
+        # a single possible initiator: the order cannot matter, so its draws are skipped
+        n = 0
+        for s in range(ms):
+            if iv[ALIVE, s] != 0 and (iv[REV, s] != 0 or not revisionists_only):
+                iv[ORDER, 0] = s
+                n = 1
+    set_phase(rng, t, PH_WAR)
+    fought = 0
+    tot_m = 0.0
+    tot_r = 0.0
+    if p[P.P_ANTICIPATE] != 0.0:
+        for s in range(ms):
+            if iv[ALIVE, s] != 0:
+                tot_m += strength(f, s)
+                tot_r += f[R, s]
     for o in range(n):
         i = iv[ORDER, o]
-        if iv[ALIVE, i] == 0 or iv[FOUGHT, i] != 0:
+        if iv[ALIVE, i] == 0 or (fought >> i) & 1:
             continue
         if revisionists_only and iv[REV, i] == 0:
             continue
-        j = choose_target(p, rng, i, ms, f, iv, pact, dec)
+        j, elig = choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r)
         if j < 0:
             continue
-        size = resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts)
+        att, dfn = form_coalitions(p, rng, i, j, ms, iv, pact, alive, fought, elig)
+        size = resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att, dfn)
+        fought |= att | dfn
+        alive = alive_mask(ms, iv)
+        if p[P.P_ANTICIPATE] != 0.0:
+            tot_m = 0.0
+            tot_r = 0.0
+            for s in range(ms):
+                if iv[ALIVE, s] != 0:
+                    tot_m += strength(f, s)
+                    tot_r += f[R, s]
         counts[C_WARS] += 1
         if nwar < sizes.size:
             sizes[nwar] = size
@@ -417,30 +564,30 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     return nwar
 
 
-@njit(cache=True)
-def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts):
-    """Coalitions form, the war is fought on true strengths (no misperception), then war
-    costs, conquest and elimination follow. Returns the war's size: capability destroyed
-    (war costs plus the unadministered part of the conquest)."""
-    form_coalitions(p, rng, i, j, ms, iv, pact)
+@njit(cache=True, **NO_NRT)
+def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, dfn_side):
+    """The war is fought on true strengths (no misperception) by the sides given as
+    bitmasks, then war costs, conquest and elimination follow. Returns the war's size:
+    capability destroyed (war costs plus the unadministered part of the conquest)."""
+    both = att_side | dfn_side
     att = 0.0
     dfn = 0.0
     for q in range(ms):
-        if iv[SIDE, q] != 0:
+        if (both >> q) & 1:
             b = strength(f, q) * dec[q, j]
             f[BROUGHT, q] = b
-            if iv[SIDE, q] == 1:
+            if (att_side >> q) & 1:
                 att += b
             else:
                 dfn += b
     pr = odds(p[P.P_OFFENSE] * att, dfn, p[P.P_DECISIVENESS])
     attacker_wins = uniform(rng) < pr
-    winners = 1 if attacker_wins else 2
+    winners = att_side if attacker_wins else dfn_side
     loser = j if attacker_wins else i
     wc, cs, ae = p[P.P_WAR_COST], p[P.P_CONQUEST], p[P.P_ADMIN]
     size = 0.0
     for q in range(ms):
-        if iv[SIDE, q] != 0:
+        if (both >> q) & 1:
             c = wc * f[R, q]
             f[R, q] = f[R, q] - c
             size += c
@@ -448,22 +595,22 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts):
     f[R, loser] = f[R, loser] - loss
     total_b = 0.0
     for q in range(ms):
-        if iv[SIDE, q] == winners:
+        if (winners >> q) & 1:
             total_b += f[BROUGHT, q]
     gain = ae * loss
     for q in range(ms):
-        if iv[SIDE, q] == winners:
+        if (winners >> q) & 1:
             f[R, q] = f[R, q] + gain * f[BROUGHT, q] / total_b
     size += loss - gain
     for a in range(ms):
-        if iv[SIDE, a] == 1:
+        if (att_side >> a) & 1:
             for d in range(ms):
-                if iv[SIDE, d] == 2:
+                if (dfn_side >> d) & 1:
                     last[a, d] = t
                     last[d, a] = t
     for q in range(ms):
-        if iv[SIDE, q] != 0:
-            iv[FOUGHT, q] = 1
+        if (both >> q) & 1:
+            iv[LASTWAR, q] = t
     tot_r = 0.0
     for s in range(ms):
         if iv[ALIVE, s] != 0:
@@ -472,7 +619,7 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts):
     if rest < p[P.P_ELIMINATION] * tot_r or rest <= 0.0:
         kept = ae * rest
         for q in range(ms):
-            if iv[SIDE, q] == winners:
+            if (winners >> q) & 1:
                 f[R, q] = f[R, q] + kept * f[BROUGHT, q] / total_b
         size += rest - kept
         kill(ms, f, iv, pact, last, loser)
@@ -480,7 +627,7 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts):
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def entry(p, rng, t, ms, f, iv, dec, counts):
     """Entry of a new state from outside the system (Wohlforth et al.: hegemony needs stable
     boundaries)."""
@@ -513,7 +660,7 @@ def entry(p, rng, t, ms, f, iv, dec, counts):
     counts[C_ENTRIES] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", **NO_NRT)
 def hegemon(p, ms, f, iv):
     """The hegemon if the largest share reaches hegemony_threshold (Rousseau's limit) or one
     state is left, else -1."""
@@ -529,3 +676,6 @@ def hegemon(p, ms, f, iv):
     if n == 1 or f[R, best] / tot_r >= p[P.P_HEGEMONY_THRESHOLD]:
         return best
     return -1
+
+
+key_cache_on_sources(globals())

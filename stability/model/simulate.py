@@ -7,12 +7,14 @@ the GIL so that a caller's threads or processes provide the parallelism.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 from .. import params as P
 from . import phases as ph
-from .rng import stream_key
+from .rng import NO_NRT, key_cache_on_sources, stream_key
 from .start import classify, draw_start
 
 # Integer record columns, in this order.
@@ -25,7 +27,7 @@ INT_RECORDS = (
 START_FAILED = -2  # hegemony_time of a replicate whose starting system could not be drawn
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_NRT)
 def run_system(p, rng, f, iv, pact, last, dec, T, counts, sizes, runs, row, nwar, scratch,
                perm, out):
     """Simulate one system from its start to hegemony or the horizon; fill ``out``."""
@@ -38,6 +40,7 @@ def run_system(p, rng, f, iv, pact, last, dec, T, counts, sizes, runs, row, nwar
         iv[ph.FOLLOW, s] = -1
         iv[ph.BUCK, s] = -1
         iv[ph.RANK, s] = -1
+        iv[ph.LASTWAR, s] = ph.NEVER
         for q in range(ms):
             pact[s, q] = 0
             last[s, q] = ph.NEVER
@@ -54,6 +57,7 @@ def run_system(p, rng, f, iv, pact, last, dec, T, counts, sizes, runs, row, nwar
         ph.set_decay(p, ms, f, dec, s)
     horizon = int(p[P.P_HORIZON])
     alliances = p[P.P_ALLIANCES] != 0.0
+    e_buck = math.exp(p[P.P_BUCKPASS_W])
     winner = -1
     t_end = horizon
     for t in range(1, horizon + 1):
@@ -63,7 +67,7 @@ def run_system(p, rng, f, iv, pact, last, dec, T, counts, sizes, runs, row, nwar
         for s in range(ms):
             iv[ph.BUCK, s] = -1  # a buck-passing stance lasts one step
         if alliances:
-            ph.align(p, rng, t, ms, f, iv, pact, T, counts)
+            ph.align(p, rng, t, ms, f, iv, pact, T, counts, e_buck)
         nwar = ph.war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar)
         ph.entry(p, rng, t, ms, f, iv, dec, counts)
         winner = ph.hegemon(p, ms, f, iv)
@@ -159,3 +163,6 @@ def run_batch(pmat, seed, reps, record_wars=False):
         out["war_size"] = sizes[:nwar]
         out["war_run"] = runs[:nwar]
     return out
+
+
+key_cache_on_sources(globals())

@@ -1,0 +1,793 @@
+#!/usr/bin/env python
+"""The benchmark suite: one command, writes benchmarks/RESULTS.md.
+
+    python benchmarks/run.py            # every section at full size (about 10 minutes, 2 cores)
+    python benchmarks/run.py --quick    # every section at small sizes (about a minute)
+
+Sections (numbered as in RESULTS.md):
+ 1. kernel throughput, system-steps per second per core, n_states 4/8/16/32, both doctrines,
+    all three polarities (system-steps actually simulated: hegemony_time, or the horizon);
+ 2. the kernel against the pure-Python reference on identical work, records checked equal;
+ 3. the kernel against the roofline yardstick (benchmarks/yardstick.py) at n_states = 8;
+ 4. scaling from 1 to 2 cores, with processes (what `stability run` uses) and with threads;
+ 5. end-to-end `stability run` against the raw kernel, and the 1,000,000-system run;
+ 6. peak memory of `stability run` against the replicate count;
+ 7. how the cost grows with n_states (fitted exponent) and with the horizon;
+ 8. first-call compile time, and a second process's time to its first step (compile cache).
+
+Measurement: the machine is shared, so every ratio is measured side by side in one run: the
+things compared are timed alternately, several times, and the best time of each is kept (the
+least disturbed). Targets are checked here and reported PASS/MISS, never asserted by tests
+(tests/test_benchmarks_smoke.py runs these code paths at trivial sizes). Set NUMBA_CACHE_DIR
+to keep compiled kernels out of the source tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from stability import params as P  # noqa: E402
+from stability.model.simulate import INT_RECORDS, run_batch  # noqa: E402
+
+DOCTRINES = ("defensive", "offensive")
+POLARITIES = ("unipolar", "bipolar", "multipolar")
+TARGETS = {
+    "yardstick": 2.5,     # kernel time per step at most 2.5x the yardstick's, n_states = 8
+    "scaling": 1.8,       # at least 1.8x from 1 to 2 cores
+    "end_to_end": 0.90,   # end-to-end throughput at least 90% of the raw kernel's (>= 1 min)
+    "memory": 1.2,        # peak memory at most 1.2x from 1e5 to 1e7 replicates
+    "million_s": 60.0,    # 1,000,000 systems (n_states 8, horizon 200) end to end
+    "second_start_s": 2.0,  # a second process reaches its first step (compile cache)
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each section does."""
+
+    repeats: int = 3              # timings per measurement; the best is kept
+    cell_seconds: float = 0.4     # target time of one throughput measurement
+    n_states: tuple = (4, 8, 16, 32)
+    ref_systems: int = 12         # systems per doctrine for the reference comparison
+    count_systems: int = 30       # systems per cell for counting draws (reference)
+    scaling_seconds: float = 3.0  # single-core time of the scaling workload
+    e2e_replicates: int = 166_667  # per cell, 6 cells: 1,000,002 systems
+    e2e_sample: float = 0.1       # fraction of the end-to-end work the raw kernel reruns
+    e2e_chunk: int = 2_500
+    e2e_runs: int = 2             # end-to-end runs (the best is kept)
+    memory_replicates: tuple = (100_000, 1_000_000, 10_000_000)
+    memory_horizon: int = 10
+    horizons: tuple = (25, 50, 100, 200, 400)
+    horizon_systems: int = 400
+    jit: bool = True
+
+
+FULL = Sizes()
+QUICK = Sizes(repeats=2, cell_seconds=0.05, ref_systems=3, count_systems=4,
+              scaling_seconds=0.5, e2e_replicates=3_000, e2e_sample=0.5, e2e_chunk=500, e2e_runs=1,
+              memory_replicates=(1_000, 10_000), horizons=(50, 200), horizon_systems=100)
+SMOKE = Sizes(repeats=1, cell_seconds=0.001, n_states=(4, 8), ref_systems=1, count_systems=1,
+              scaling_seconds=0.02, e2e_replicates=20, e2e_sample=0.5, e2e_chunk=10, e2e_runs=1,
+              memory_replicates=(20, 40), memory_horizon=3, horizons=(5, 10),
+              horizon_systems=4, jit=False)
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def pmat(n=8, doctrine="defensive", polarity="multipolar", horizon=200, **extra):
+    return P.pack(P.resolve({"n_states": n, "doctrine": doctrine, "polarity": polarity,
+                             "horizon": horizon, **extra}))[None, :]
+
+
+def system_steps(out, horizon):
+    """Steps actually simulated: a run that ends in hegemony stops at hegemony_time."""
+    t = out["hegemony_time"]
+    return int(np.where(t > 0, t, horizon).sum())
+
+
+def best_of(jobs: dict, repeats: int) -> dict:
+    """Time each job ``repeats`` times, alternating between jobs; the best time of each."""
+    best = {k: math.inf for k in jobs}
+    for _ in range(repeats):
+        for k, fn in jobs.items():
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
+def python(code: str, env: dict | None = None, timeout: float = 3600,
+           stdin: str | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; its last line of output is JSON, returned."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
+                          capture_output=True, text=True, timeout=timeout, input=stdin,
+                          cwd=str(ROOT))
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def experiment_layer() -> bool:
+    """Whether `stability run` exists in this tree (sections 5 and 6 need it)."""
+    try:
+        import stability.cli  # noqa: F401
+        import stability.experiment.runner  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def machine() -> dict:
+    model = "unknown"
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "unknown":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                have = set(line.split(":", 1)[1].split())
+                flags = " ".join(f for f in ("avx2", "fma", "avx512f") if f in have)
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    import numba
+    try:
+        load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    return {"cpu": model, "flags": flags, "cores": os.cpu_count(), "usable_cores": usable,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "load": load,
+            "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+
+
+# ---- 1. throughput ---------------------------------------------------------------------------
+
+def throughput(sizes: Sizes, seed: int = 1) -> list[dict]:
+    """System-steps per second on one core for every n_states x doctrine x polarity."""
+    cells = []
+    for n in sizes.n_states:
+        for doctrine in DOCTRINES:
+            for polarity in POLARITIES:
+                v = pmat(n, doctrine, polarity)
+                run_batch(v, seed, np.arange(2))  # compile / warm
+                t0 = time.perf_counter()
+                run_batch(v, seed, np.arange(20))
+                per = (time.perf_counter() - t0) / 20
+                reps = int(min(200_000, max(20, sizes.cell_seconds / max(per, 1e-7))))
+                cells.append({"n": n, "doctrine": doctrine, "polarity": polarity,
+                              "v": v, "reps": np.arange(reps)})
+    jobs = {k: (lambda c=c: c.update(out=run_batch(c["v"], seed, c["reps"])))
+            for k, c in enumerate(cells)}
+    best = best_of(jobs, sizes.repeats)
+    rows = []
+    for k, c in enumerate(cells):
+        steps = system_steps(c["out"], 200)
+        systems = c["reps"].size
+        rows.append({"n": c["n"], "doctrine": c["doctrine"], "polarity": c["polarity"],
+                     "systems": systems, "steps": steps, "seconds": best[k],
+                     "steps_per_s": steps / best[k], "us_per_system": best[k] / systems * 1e6,
+                     "ns_per_step": best[k] / steps * 1e9})
+    return rows
+
+
+def pooled(rows, n, doctrine=None):
+    """Pooled over polarities (and doctrines when None): total steps / total time."""
+    sel = [r for r in rows if r["n"] == n and (doctrine is None or r["doctrine"] == doctrine)]
+    steps = sum(r["steps"] for r in sel)
+    secs = sum(r["seconds"] for r in sel)
+    systems = sum(r["systems"] for r in sel)
+    return {"steps": steps, "seconds": secs, "ns_per_step": secs / steps * 1e9,
+            "us_per_system": sum(r["us_per_system"] for r in sel) / len(sel),
+            "steps_per_s": steps / secs, "systems": systems}
+
+
+# ---- 2. reference ----------------------------------------------------------------------------
+
+def against_reference(sizes: Sizes, seed: int = 3) -> list[dict]:
+    """The compiled kernel and the pure-Python reference on the same replicates."""
+    from stability.reference import run_one
+
+    rows = []
+    for doctrine in DOCTRINES:
+        q = P.resolve({"doctrine": doctrine, "polarity": "multipolar"})
+        v = P.pack(q)[None, :]
+        reps = np.arange(sizes.ref_systems)
+        kernel = run_batch(v, seed, reps, record_wars=True)
+        ref = [run_one(q, seed, int(r)) for r in reps]
+        for name in INT_RECORDS + ("final_max_share",):
+            got = np.asarray([r[name] for r in ref], dtype=kernel[name].dtype)
+            if got.tobytes() != kernel[name].tobytes():
+                raise AssertionError(f"kernel and reference differ in {name} ({doctrine})")
+        sizes_ref = np.asarray([w for r in ref for w in r["war_size"]], dtype=np.float64)
+        if sizes_ref.tobytes() != kernel["war_size"].tobytes():
+            raise AssertionError(f"kernel and reference differ in war_size ({doctrine})")
+        calls = max(1, int(0.2 / max(1e-6, 2e-4 * reps.size)))
+
+        def run_kernel(v=v, reps=reps, calls=calls):
+            for _ in range(calls):
+                run_batch(v, seed, reps, record_wars=True)
+
+        best = best_of({"kernel": run_kernel,
+                        "reference": lambda q=q, reps=reps: [run_one(q, seed, int(r))
+                                                             for r in reps]},
+                       max(1, min(2, sizes.repeats)))
+        k_time = best["kernel"] / calls
+        rows.append({"doctrine": doctrine, "systems": reps.size,
+                     "steps": system_steps(kernel, 200), "kernel_s": k_time,
+                     "reference_s": best["reference"], "speedup": best["reference"] / k_time,
+                     "identical": True})
+    return rows
+
+
+# ---- 3. yardstick ----------------------------------------------------------------------------
+
+def against_yardstick(sizes: Sizes, seed: int = 1) -> list[dict]:
+    """Kernel time per system-step over the yardstick's, n_states = 8, per doctrine."""
+    from yardstick import count_draws, yardstick
+
+    rows = []
+    for doctrine in DOCTRINES:
+        draws = {"uniform": 0.0, "normal": 0.0, "steps": 0}
+        for polarity in POLARITIES:
+            c = count_draws({"doctrine": doctrine, "polarity": polarity}, sizes.count_systems)
+            for k in ("uniform", "normal"):
+                draws[k] += c[k] * c["steps"]
+            draws["steps"] += c["steps"]
+        u = draws["uniform"] / draws["steps"]
+        z = draws["normal"] / draws["steps"]
+        cells = []
+        for polarity in POLARITIES:
+            v = pmat(8, doctrine, polarity)
+            t0 = time.perf_counter()
+            run_batch(v, seed, np.arange(20))
+            per = (time.perf_counter() - t0) / 20
+            reps = np.arange(int(max(10, sizes.cell_seconds / max(per, 1e-7))))
+            out = run_batch(v, seed, reps)
+            cells.append((v, reps, system_steps(out, 200)))
+        steps = sum(c[2] for c in cells)
+        systems = max(1, steps // 200)
+        yardstick(8, 1, 5, u, z, seed)  # compile
+
+        def kernel(cells=cells):
+            for v, reps, _ in cells:
+                run_batch(v, seed, reps)
+
+        best = best_of({"kernel": kernel,
+                        "yardstick": lambda u=u, z=z, s=systems: yardstick(8, s, 200, u, z,
+                                                                            seed)},
+                       sizes.repeats)
+        k_ns = best["kernel"] / steps * 1e9
+        y_ns = best["yardstick"] / (systems * 200) * 1e9
+        rows.append({"doctrine": doctrine, "uniforms": u, "normals": z, "kernel_ns": k_ns,
+                     "yardstick_ns": y_ns, "ratio": k_ns / y_ns})
+    return rows
+
+
+# ---- 4. scaling ------------------------------------------------------------------------------
+
+_WORKER = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, {root!r})
+from stability import params as P
+from stability.model.simulate import run_batch
+v = P.pack(P.resolve({params!r}))[None, :]
+reps = np.arange({start}, {stop})
+run_batch(v, 1, reps[:2])
+print("ready", flush=True)
+sys.stdin.readline()
+t0 = time.monotonic()
+run_batch(v, 1, reps)
+t1 = time.monotonic()
+print(json.dumps({{"start": t0, "end": t1}}), flush=True)
+"""
+
+
+def _processes(params: dict, parts: list[tuple[int, int]]) -> float:
+    """Wall time of len(parts) worker processes running their replicate ranges at once."""
+    procs = []
+    for start, stop in parts:
+        code = _WORKER.format(root=str(ROOT), params=params, start=start, stop=stop)
+        procs.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, cwd=str(ROOT)))
+    for p in procs:
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("scaling worker failed to start")
+    for p in procs:  # release them together
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    spans = []
+    for p in procs:
+        out, _ = p.communicate(timeout=3600)
+        spans.append(json.loads(out.strip().splitlines()[-1]))
+    return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+
+
+def scaling(sizes: Sizes, seed: int = 1) -> list[dict]:
+    """Same total work on 1 and on 2 cores: processes (the runner's mode) and threads."""
+    params = {"doctrine": "defensive", "polarity": "multipolar", "n_states": 8}
+    v = P.pack(P.resolve(params))[None, :]
+    run_batch(v, seed, np.arange(2))
+    t0 = time.perf_counter()
+    run_batch(v, seed, np.arange(50))
+    per = (time.perf_counter() - t0) / 50
+    w = int(max(4, sizes.scaling_seconds / max(per, 1e-7))) // 2 * 2
+    half = w // 2
+    rows = []
+
+    def one_thread():
+        run_batch(v, seed, np.arange(w))
+
+    def two_threads():
+        ts = [threading.Thread(target=run_batch, args=(v, seed, np.arange(a, b)))
+              for a, b in ((0, half), (half, w))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    best = best_of({"1": one_thread, "2": two_threads}, sizes.repeats)
+    rows.append({"mode": "threads (run_batch releases the GIL)", "systems": w,
+                 "one_s": best["1"], "two_s": best["2"], "speedup": best["1"] / best["2"]})
+    best = {"1": math.inf, "2": math.inf}
+    for _ in range(sizes.repeats):
+        best["1"] = min(best["1"], _processes(params, [(0, w)]))
+        best["2"] = min(best["2"], _processes(params, [(0, half), (half, w)]))
+    rows.insert(0, {"mode": "processes (as `stability run` on local Dask)", "systems": w,
+                    "one_s": best["1"], "two_s": best["2"], "speedup": best["1"] / best["2"]})
+    return rows
+
+
+# ---- 5. end to end ---------------------------------------------------------------------------
+
+_CONFIG = """\
+[experiment]
+name = "benchmark"
+replicates = {replicates}
+seed = 20261125
+chunk = {chunk}
+
+[model]
+n_states = 8
+horizon = {horizon}
+{model}
+[sweep]
+{sweep}
+
+[output]
+path = "{out}"
+
+[cluster]
+scheduler = "local"
+"""
+SWEEP6 = 'polarity = ["unipolar", "bipolar", "multipolar"]\ndoctrine = ["defensive", "offensive"]'
+
+_MEASURE = """
+import json, resource, subprocess, sys, time
+t0 = time.monotonic()
+p = subprocess.run([sys.executable, "-c",
+                    "import sys; from stability.cli import main; sys.exit(main(sys.argv[1:]))",
+                    "run", {config!r}, "--quiet", "--overwrite"], capture_output=True, text=True)
+wall = time.monotonic() - t0
+if p.returncode:
+    sys.stderr.write(p.stdout + p.stderr)
+    sys.exit(1)
+kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({{"wall": wall, "maxrss_kib": kib}}))
+"""
+
+
+def stability_run(replicates: int, chunk: int, horizon: int = 200, sweep: str = SWEEP6,
+                  model: str = "") -> dict:
+    """Wall time and peak memory (largest process of the tree) of `stability run`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.zarr"
+        config = Path(tmp) / "benchmark.toml"
+        config.write_text(_CONFIG.format(replicates=replicates, chunk=chunk, horizon=horizon,
+                                         model=model, sweep=sweep, out=out))
+        return python(_MEASURE.format(config=str(config)))
+
+
+def end_to_end(sizes: Sizes) -> dict:
+    """`stability run` on the six cells (3 polarities x 2 doctrines, n_states 8, horizon
+    200) against the raw kernel on 2 processes, rerunning a sample of the same work."""
+    reps = sizes.e2e_replicates
+    sample = max(2, int(reps * sizes.e2e_sample)) // 2 * 2
+    # alternate: raw sample, end to end, raw sample, end to end, ...; the best of each
+    kernel = e2e = math.inf
+    for _ in range(sizes.e2e_runs):
+        kernel = min(kernel, _raw_cells(sample))
+        e2e = min(e2e, stability_run(reps, sizes.e2e_chunk)["wall"])
+    kernel = min(kernel, _raw_cells(sample))
+    kernel_full = kernel * reps / sample
+    systems = 6 * reps
+    return {"replicates": reps, "systems": systems, "e2e_s": e2e, "runs": sizes.e2e_runs,
+            "kernel_s": kernel_full, "sample": sample, "ratio": kernel_full / e2e,
+            "e2e_systems_per_s": systems / e2e,
+            "kernel_systems_per_s": systems / kernel_full}
+
+
+_CELLS = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, {root!r})
+from stability import params as P
+from stability.model.simulate import run_batch
+vs = [P.pack(P.resolve({{"doctrine": d, "polarity": p, "n_states": 8}}))[None, :]
+      for p in ("unipolar", "bipolar", "multipolar") for d in ("defensive", "offensive")]
+for v in vs:
+    run_batch(v, 20261125, np.arange(2))
+print("ready", flush=True)
+sys.stdin.readline()
+t0 = time.monotonic()
+for v in vs:
+    run_batch(v, 20261125, np.arange({start}, {stop}))
+print(json.dumps({{"start": t0, "end": time.monotonic()}}), flush=True)
+"""
+
+
+def _raw_cells(sample: int) -> float:
+    """The raw kernel on replicates 0..sample-1 of the six cells, split over 2 processes."""
+    half = sample // 2
+    procs = []
+    for a, b in ((0, half), (half, sample)):
+        code = _CELLS.format(root=str(ROOT), start=a, stop=b)
+        procs.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, cwd=str(ROOT)))
+    for p in procs:
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("kernel worker failed to start")
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    spans = [json.loads(p.communicate(timeout=3600)[0].strip().splitlines()[-1])
+             for p in procs]
+    return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+
+
+# ---- 6. memory -------------------------------------------------------------------------------
+
+def memory(sizes: Sizes) -> list[dict]:
+    """Peak resident memory of `stability run` (one cell: bipolar, defensive, n_states 8,
+    a short horizon so that 10^7 runs stay affordable) against the replicate count."""
+    rows = []
+    for reps in sizes.memory_replicates:
+        chunk = max(10, min(50_000, reps // 20))
+        r = stability_run(reps, chunk, horizon=sizes.memory_horizon,
+                          sweep='polarity = ["bipolar"]')
+        rows.append({"replicates": reps, "chunk": chunk, "wall_s": r["wall"],
+                     "maxrss_mib": r["maxrss_kib"] / 1024})
+    return rows
+
+
+# ---- 7. cost growth --------------------------------------------------------------------------
+
+def fit_exponent(xs, ys) -> float:
+    """Least-squares slope of log y on log x."""
+    lx, ly = np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float))
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def growth_in_n(rows) -> list[dict]:
+    ns = sorted({r["n"] for r in rows})
+    out = []
+    for doctrine in DOCTRINES:
+        per_step = [pooled(rows, n, doctrine)["ns_per_step"] for n in ns]
+        per_sys = [pooled(rows, n, doctrine)["us_per_system"] for n in ns]
+        out.append({"doctrine": doctrine, "ns": ns, "ns_per_step": per_step,
+                    "step_exponent": fit_exponent(ns, per_step) if len(ns) > 1 else math.nan,
+                    "system_exponent": fit_exponent(ns, per_sys) if len(ns) > 1 else math.nan})
+    return out
+
+
+def growth_in_horizon(sizes: Sizes, seed: int = 1) -> list[dict]:
+    cells = {h: pmat(8, "defensive", "multipolar", horizon=h) for h in sizes.horizons}
+    reps = np.arange(sizes.horizon_systems)
+    outs = {}
+    for v in cells.values():
+        run_batch(v, seed, reps[:2])
+    jobs = {h: (lambda h=h, v=v: outs.__setitem__(h, run_batch(v, seed, reps)))
+            for h, v in cells.items()}
+    best = best_of(jobs, sizes.repeats)
+    rows = []
+    for h in sizes.horizons:
+        steps = system_steps(outs[h], h)
+        rows.append({"horizon": h, "steps_per_system": steps / reps.size,
+                     "us_per_system": best[h] / reps.size * 1e6,
+                     "ns_per_step": best[h] / steps * 1e9})
+    return rows
+
+
+# ---- 8. compile time and the compile cache ---------------------------------------------------
+
+_FIRST = """
+import json, time
+t0 = time.monotonic()
+import numpy as np
+from stability import params as P
+from stability.model.simulate import run_batch
+t1 = time.monotonic()
+run_batch(P.pack(P.resolve({}))[None, :], 1, np.arange(1))
+t2 = time.monotonic()
+print(json.dumps({"import": t1 - t0, "first_batch": t2 - t1}))
+"""
+
+
+def compile_times() -> dict:
+    """A first process with an empty compile cache, then a second with the filled cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        t0 = time.monotonic()
+        cold = python(_FIRST, env)
+        cold_wall = time.monotonic() - t0
+        warm_walls = []
+        warm = None
+        for _ in range(3):
+            t0 = time.monotonic()
+            warm = python(_FIRST, env)
+            warm_walls.append(time.monotonic() - t0)
+    return {"cold_compile_s": cold["first_batch"], "cold_wall_s": cold_wall,
+            "warm_first_batch_s": warm["first_batch"], "warm_import_s": warm["import"],
+            "warm_wall_s": min(warm_walls)}
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def report(res: dict, sizes: Sizes, seconds: float) -> str:
+    m = res["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `python benchmarks/run.py{' --quick' if sizes == QUICK else ''}` on "
+        f"{m['date']} in {seconds / 60:.1f} minutes. Do not edit by hand: rerun it.",
+        "",
+        f"**Machine**: {m['cpu']} ({m['flags']}), {m['cores']} cores ({m['usable_cores']} "
+        f"usable); Python {m['python']}, NumPy {m['numpy']}, Numba {m['numba']}. "
+        f"Load average at the start: {m['load']}.",
+        "",
+        "**Method**: the machine is shared with other work, so every ratio below is measured "
+        f"side by side in this one run: the things compared are timed alternately, "
+        f"{sizes.repeats} times each, and the best time of each is kept (the least "
+        "disturbed). A system-step is one step of one system actually simulated: a run that "
+        "reaches hegemony at step t counts t steps, others the horizon. 'Per core' figures "
+        "come from one thread.",
+        "",
+    ]
+    lines += _targets(res) + [""]
+    lines += _sections(res)
+    log = HERE / "optimisations.md"
+    if log.exists():
+        lines += ["", log.read_text().rstrip(), ""]
+    return "\n".join(lines) + "\n"
+
+
+def _targets(res) -> list[str]:
+    rows = ["## Targets (issue 5)", "", "| target | measured | verdict |", "|---|---|---|"]
+    if "yardstick" in res:
+        worst = max(r["ratio"] for r in res["yardstick"])
+        rows.append(f"| kernel within {TARGETS['yardstick']}x of the yardstick (n_states 8) | "
+                    + ", ".join(f"{r['doctrine']} {r['ratio']:.2f}x" for r in res["yardstick"])
+                    + f" | {verdict(worst <= TARGETS['yardstick'])} |")
+    if "scaling" in res:
+        proc = res["scaling"][0]
+        rows.append(f"| at least {TARGETS['scaling']}x from 1 to 2 cores | "
+                    f"{proc['speedup']:.2f}x (processes), {res['scaling'][1]['speedup']:.2f}x "
+                    f"(threads) | {verdict(proc['speedup'] >= TARGETS['scaling'])} |")
+    e = res.get("end_to_end")
+    if e is None:
+        rows.append("| end-to-end throughput >= 90% of the raw kernel | TODO: `stability run` "
+                    "not available in this tree | n/a |")
+        rows.append("| 1,000,000 systems end to end in under a minute | TODO | n/a |")
+    else:
+        long_enough = e["e2e_s"] >= 60 or e["kernel_s"] >= 60
+        rows.append(f"| end-to-end throughput >= {TARGETS['end_to_end']:.0%} of the raw kernel "
+                    f"(runs of a minute or more) | {e['ratio']:.1%} over {e['e2e_s']:.1f} s | "
+                    f"{verdict(e['ratio'] >= TARGETS['end_to_end']) if long_enough else 'n/a'}"
+                    f"{'' if long_enough else ' (run shorter than a minute)'} |")
+        million = e["systems"] >= 1_000_000
+        rows.append(f"| 1,000,000 systems (n_states 8, horizon 200) end to end in under "
+                    f"a minute | {e['systems']:,} systems in {e['e2e_s']:.1f} s | "
+                    f"{verdict(e['e2e_s'] < TARGETS['million_s']) if million else 'n/a'} |")
+    mem = res.get("memory")
+    if mem:
+        ratio = mem[-1]["maxrss_mib"] / mem[0]["maxrss_mib"]
+        span = f"{mem[0]['replicates']:.0e} to {mem[-1]['replicates']:.0e}"
+        full = mem[0]["replicates"] <= 100_000 and mem[-1]["replicates"] >= 10_000_000
+        rows.append(f"| peak memory at most {TARGETS['memory']}x from 1e5 to 1e7 replicates | "
+                    f"{ratio:.2f}x ({span}) | "
+                    f"{verdict(ratio <= TARGETS['memory']) if full else 'n/a'} |")
+    j = res.get("jit")
+    if j:
+        rows.append(f"| a second process reaches its first step in under "
+                    f"{TARGETS['second_start_s']:.0f} s | {j['warm_wall_s']:.2f} s | "
+                    f"{verdict(j['warm_wall_s'] < TARGETS['second_start_s'])} |")
+    return rows
+
+
+def _sections(res) -> list[str]:
+    out = []
+    rows = res.get("throughput")
+    if rows:
+        out += ["## 1. Kernel throughput (one core, horizon 200)", "",
+                "| n_states | doctrine | polarity | systems | steps/system | µs/system | "
+                "system-steps/s |", "|---:|---|---|---:|---:|---:|---:|"]
+        for r in rows:
+            out.append(f"| {r['n']} | {r['doctrine']} | {r['polarity']} | {r['systems']:,} | "
+                       f"{r['steps'] / r['systems']:.1f} | {r['us_per_system']:.1f} | "
+                       f"{r['steps_per_s'] / 1e6:.3f} M |")
+        out += ["", "Pooled over the three polarities:", "",
+                "| n_states | doctrine | ns/system-step | system-steps/s per core |",
+                "|---:|---|---:|---:|"]
+        for n in sorted({r["n"] for r in rows}):
+            for d in DOCTRINES:
+                p = pooled(rows, n, d)
+                out.append(f"| {n} | {d} | {p['ns_per_step']:.0f} | "
+                           f"{p['steps_per_s'] / 1e6:.3f} M |")
+        out.append("")
+    if "reference" in res:
+        out += ["## 2. Kernel against the pure-Python reference (multipolar, n_states 8)", "",
+                "Identical replicates; every record (war sizes included) checked equal bit "
+                "for bit before timing.", "",
+                "| doctrine | systems | system-steps | reference s | kernel s | speed-up | "
+                "records |", "|---|---:|---:|---:|---:|---:|---|"]
+        for r in res["reference"]:
+            out.append(f"| {r['doctrine']} | {r['systems']} | {r['steps']} | "
+                       f"{r['reference_s']:.2f} | {r['kernel_s'] * 1e3:.2f} ms | "
+                       f"{r['speedup']:,.0f}x | identical |")
+        out.append("")
+    if "yardstick" in res:
+        out += ["## 3. Kernel against the roofline yardstick (n_states 8)", "",
+                "`benchmarks/yardstick.py`: per system-step only the draws the model's stream "
+                "defines (counted on the reference, pooled over the polarities) and one O(n^2) "
+                "threat pass. The kernel skips some defined draws it can prove irrelevant, so "
+                "the yardstick is a conservative floor.", "",
+                "| doctrine | uniforms/step | normals/step | yardstick ns/step | kernel ns/step "
+                "| kernel / yardstick |", "|---|---:|---:|---:|---:|---:|"]
+        for r in res["yardstick"]:
+            out.append(f"| {r['doctrine']} | {r['uniforms']:.1f} | {r['normals']:.1f} | "
+                       f"{r['yardstick_ns']:.0f} | {r['kernel_ns']:.0f} | {r['ratio']:.2f}x |")
+        out.append("")
+    if "scaling" in res:
+        out += ["## 4. Scaling from 1 to 2 cores (defensive multipolar, n_states 8)", "",
+                "The same replicates on one worker and split over two. `stability run` uses "
+                "worker processes (local Dask, one thread each); threads are shown too.", "",
+                "| mode | systems | 1 core s | 2 cores s | speed-up |",
+                "|---|---:|---:|---:|---:|"]
+        for r in res["scaling"]:
+            out.append(f"| {r['mode']} | {r['systems']:,} | {r['one_s']:.2f} | {r['two_s']:.2f} "
+                       f"| {r['speedup']:.2f}x |")
+        out.append("")
+    out += ["## 5. End to end: `stability run` against the raw kernel", ""]
+    e = res.get("end_to_end")
+    if e is None:
+        out += ["TODO: `stability run` (the experiment layer) is not in this tree; rerun "
+                "when it is.", ""]
+    else:
+        out += [f"Six cells (3 polarities x 2 doctrines, n_states 8, horizon 200), "
+                f"{e['replicates']:,} replicates each: {e['systems']:,} systems, run with "
+                "`stability run` on local Dask (2 worker processes; chunk "
+                f"{FULL.e2e_chunk if e['replicates'] == FULL.e2e_replicates else 'small'}), "
+                "wall time from the command's start to its exit (start-up, compile-cache load, "
+                f"cluster start and the store write included), best of {e['runs']}. The raw "
+                f"kernel reran replicates 0..{e['sample'] - 1} of each cell on 2 processes "
+                "before and after each end-to-end run (best kept), scaled to the same work.",
+                "",
+                "| | wall s | systems/s |", "|---|---:|---:|",
+                f"| `stability run` | {e['e2e_s']:.1f} | {e['e2e_systems_per_s']:,.0f} |",
+                f"| raw kernel, 2 processes | {e['kernel_s']:.1f} | "
+                f"{e['kernel_systems_per_s']:,.0f} |",
+                "", f"End-to-end throughput is {e['ratio']:.1%} of the raw kernel's.", ""]
+    mem = res.get("memory")
+    out += ["## 6. Peak memory against the replicate count", ""]
+    if not mem:
+        out += ["TODO: needs `stability run` (the experiment layer).", ""]
+    else:
+        out += ["`stability run` of one cell (bipolar, defensive, n_states 8, a short horizon "
+                "so that 10^7 runs stay affordable; memory does not depend on the horizon), in "
+                "a subprocess; peak resident memory is `getrusage(RUSAGE_CHILDREN).ru_maxrss`, "
+                "the largest single process of the run's tree (main process or a worker).", "",
+                "| replicates | chunk | wall s | peak RSS MiB |", "|---:|---:|---:|---:|"]
+        for r in mem:
+            out.append(f"| {r['replicates']:,} | {r['chunk']:,} | {r['wall_s']:.1f} | "
+                       f"{r['maxrss_mib']:.0f} |")
+        out.append("")
+    if "growth_n" in res:
+        out += ["## 7. How the cost grows", "",
+                "With n_states (from section 1, pooled over polarities): fitted exponent b of "
+                "cost ~ n^b.", "",
+                "| doctrine | ns/system-step at n = " + ", ".join(
+                    str(n) for n in res["growth_n"][0]["ns"]) + " | b per step | b per system |",
+                "|---|---|---:|---:|"]
+        for g in res["growth_n"]:
+            out.append(f"| {g['doctrine']} | " + ", ".join(f"{x:.0f}" for x in g["ns_per_step"])
+                       + f" | {g['step_exponent']:.2f} | {g['system_exponent']:.2f} |")
+        out += ["", "With the horizon (defensive multipolar, n_states 8): runs end at "
+                "hegemony, so the cost per system grows less than linearly.", "",
+                "| horizon | steps/system | µs/system | ns/system-step |", "|---:|---:|---:|---:|"]
+        for r in res["growth_h"]:
+            out.append(f"| {r['horizon']} | {r['steps_per_system']:.1f} | "
+                       f"{r['us_per_system']:.1f} | {r['ns_per_step']:.0f} |")
+        out.append("")
+    j = res.get("jit")
+    if j:
+        out += ["## 8. Compile time and the compile cache", "",
+                "Fresh processes; the first with an empty NUMBA_CACHE_DIR, the second with the "
+                "cache the first filled. 'Wall' is the whole process: interpreter start, "
+                "imports, one replicate.", "",
+                "| process | import s | first batch s | wall s |", "|---|---:|---:|---:|",
+                f"| first (empty cache: compiles) | | {j['cold_compile_s']:.1f} | "
+                f"{j['cold_wall_s']:.1f} |",
+                f"| second (cache filled) | {j['warm_import_s']:.2f} | "
+                f"{j['warm_first_batch_s']:.2f} | {j['warm_wall_s']:.2f} |", ""]
+    return out
+
+
+def run_all(sizes: Sizes, out: Path | None, log=print) -> dict:
+    t_start = time.monotonic()
+    res = {"machine": machine()}
+    log("1. throughput")
+    res["throughput"] = throughput(sizes)
+    log("2. reference")
+    res["reference"] = against_reference(sizes)
+    log("3. yardstick")
+    res["yardstick"] = against_yardstick(sizes)
+    log("4. scaling")
+    res["scaling"] = scaling(sizes)
+    if experiment_layer():
+        log("5. end to end")
+        res["end_to_end"] = end_to_end(sizes)
+        log("6. memory")
+        res["memory"] = memory(sizes)
+    log("7. cost growth")
+    res["growth_n"] = growth_in_n(res["throughput"])
+    res["growth_h"] = growth_in_horizon(sizes)
+    if sizes.jit:
+        log("8. compile time")
+        res["jit"] = compile_times()
+    text = report(res, sizes, time.monotonic() - t_start)
+    if out is not None:
+        out.write_text(text)
+        log(f"wrote {out}")
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = ap.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    run_all(replace(sizes), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
