@@ -210,7 +210,7 @@ def _transform(d: RandomDraw, u: np.ndarray) -> np.ndarray:
         if d.integer:
             x = np.floor(x)
         return np.clip(x, a, b)  # exp(log(b)) may round just past b
-    # normal: Box-Muller on the replicate's two uniforms, as in stability.model.rng.normal
+    # normal: Box-Muller on the replicate's two [randomize] uniforms (libm, see _libm)
     z = np.sqrt(-2.0 * _libm(math.log, 1.0 - u0)) * _libm(math.cos, 2.0 * math.pi * u[:, 1])
     x = np.clip(a + b * z, *d.clip)
     return np.rint(x) if d.integer else x
