@@ -53,7 +53,7 @@ SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": 10}
 JOBQUEUE = ("slurm", "pbs")
 _SUBMIT = {"slurm": "sbatch", "pbs": "qsub"}
 _JOB_ID = {"slurm": "SLURM_JOB_ID", "pbs": "PBS_JOBID"}
-_MIN_LIFETIME = 60.0  # s: a worker's first task may spend ~20 s compiling the kernels
+_MIN_LIFETIME = 60.0  # s: a worker's first task may spend ~30 s compiling the kernels
 _MIN_MEMORY = 256 * 2**20  # bytes per worker process
 SHARE_BY_VALUE = 1 << 20  # bytes: smaller shared arguments travel with each task
 # A slurm/pbs run with no worker connected and none of its jobs queued or running for this
