@@ -63,3 +63,16 @@ def assert_same_results(a: xr.Dataset, b: xr.Dataset) -> None:
 @pytest.fixture
 def same_results():
     return assert_same_results
+
+
+@pytest.fixture
+def error_line(capsys):
+    """The CLI's closing error line from stderr; no traceback may precede it."""
+
+    def read() -> str:
+        err = capsys.readouterr().err
+        line = err.strip().splitlines()[-1]
+        assert line.startswith("stability: error: ") and "Traceback" not in err, err
+        return line
+
+    return read

@@ -60,13 +60,6 @@ def _config(tmp_path: Path, name="cluster", replicates=200, chunk=20,
     return path
 
 
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("stability: error: ") and "Traceback" not in err, err
-    return line
-
-
 _WARM = """
 from stability.experiment.config import parse_config
 from stability.experiment.tasks import make_plan, run_task
@@ -136,9 +129,9 @@ def test_unreachable_scheduler_is_an_error_within_bounded_time(tmp_path):
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1", "tcp://host:port", "udp://h:1"])
-def test_malformed_scheduler_address_is_bad_input(tmp_path, capsys, address):
+def test_malformed_scheduler_address_is_bad_input(tmp_path, capsys, address, error_line):
     assert main(["run", str(_config(tmp_path)), "--scheduler", address]) == 2
-    assert "--scheduler" in _error_line(capsys)
+    assert "--scheduler" in error_line()
 
 
 # ---- dask-jobqueue options ---------------------------------------------------------------------
@@ -171,12 +164,12 @@ BAD_OPTIONS = [
 @pytest.mark.parametrize("changes,text", BAD_OPTIONS, ids=[b[1] for b in BAD_OPTIONS])
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_invalid_cluster_options_exit_2_naming_the_key(tmp_path, capsys, command, changes,
-                                                       text):
+                                                       text, error_line):
     cfg = _config(tmp_path, cluster=_cluster(**changes))
     out = tmp_path / "o.zarr"
     argv = [command, str(cfg)] + (["--out", str(out)] if command == "run" else [])
     assert main(argv) == 2
-    assert text in _error_line(capsys)
+    assert text in error_line()
     assert not out.exists() and not store.checkpoint_path(out).exists()
 
 
@@ -187,14 +180,14 @@ def test_invalid_cluster_options_exit_2_naming_the_key(tmp_path, capsys, command
     ({"scheduler": '"pbs"'}, "cluster.scheduler: 'pbs' needs `qsub`"),
 ])
 def test_options_this_machine_cannot_run_are_noted_by_validate_and_refused_by_run(
-        tmp_path, capsys, changes, text):
+        tmp_path, capsys, changes, text, error_line):
     if "pbs" in str(changes) and shutil.which("qsub"):
         pytest.skip("PBS is installed here")
     cfg = _config(tmp_path, cluster=_cluster(**changes))
     assert main(["validate", str(cfg)]) == 0
     assert f"note: `stability run` here would stop: {text}" in capsys.readouterr().out
     assert main(["run", str(cfg), "--out", str(tmp_path / "o.zarr")]) == 2
-    assert text in _error_line(capsys)
+    assert text in error_line()
     assert not list(tmp_path.glob("o.zarr*"))
 
 
@@ -317,7 +310,7 @@ def test_slurm_scheduler_equals_sync(tmp_path, numba_cache, capsys, same_results
 @needs_slurm
 @pytest.mark.timeout(120)
 def test_slurm_refused_or_broken_jobs_are_errors_not_hangs(tmp_path, numba_cache, capsys,
-                                                           monkeypatch):
+                                                           monkeypatch, error_line):
     name = f"broken-{os.getpid()}"
     out = tmp_path / "o.zarr"
     try:
@@ -325,7 +318,7 @@ def test_slurm_refused_or_broken_jobs_are_errors_not_hangs(tmp_path, numba_cache
         cfg = _config(tmp_path, name=name,
                       cluster=_slurm_cluster(numba_cache, tmp_path, queue='"no-such-queue"'))
         assert main(["run", str(cfg), "--out", str(out)]) == 2
-        assert "sbatch refuses the worker job" in _error_line(capsys)
+        assert "sbatch refuses the worker job" in error_line()
 
         # Jobs that start but never bring up a worker (a wrong python): exit 1, not a wait
         # for ever. The waits are cut (90 s, every 5 s) to keep the test short.
@@ -337,7 +330,7 @@ def test_slurm_refused_or_broken_jobs_are_errors_not_hangs(tmp_path, numba_cache
         start = time.monotonic()
         assert main(["run", str(cfg), "--out", str(out)]) == 1
         assert time.monotonic() - start < 60
-        assert "none of the slurm worker jobs" in _error_line(capsys)
+        assert "none of the slurm worker jobs" in error_line()
         assert not out.exists() and not store.checkpoint_path(out).exists()
     finally:
         assert not _no_jobs_left(f"stability-{name}")

@@ -52,13 +52,6 @@ def _config(tmp_path: Path, replicates=60, chunk=5, horizon=30) -> Path:
     return path
 
 
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("stability: error: ") and "Traceback" not in err, err
-    return line
-
-
 def _task_files(out: Path) -> list[Path]:
     tasks = store.checkpoint_path(out) / "tasks"
     return list(tasks.glob("task-*.npz")) if tasks.is_dir() else []
@@ -140,7 +133,7 @@ def test_sigterm_stops_the_runner_with_a_hint_to_resume(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_interrupted_run_is_kept_guarded_and_resumed(tmp_path, capsys, same_results):
+def test_interrupted_run_is_kept_guarded_and_resumed(tmp_path, capsys, same_results, error_line):
     cfg = _config(tmp_path)
     out = tmp_path / "o.zarr"
     reference = stability.run(cfg, out=tmp_path / "ref.zarr")
@@ -150,12 +143,12 @@ def test_interrupted_run_is_kept_guarded_and_resumed(tmp_path, capsys, same_resu
 
     # Neither a plain run nor another experiment may touch it.
     assert main(["run", str(cfg), "--out", str(out)]) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert "--resume" in line and "--overwrite" in line and ".partial" in line
     assert main(["run", str(cfg), "--out", str(out), "--seed", "6", "--resume"]) == 2
-    assert "different experiment" in _error_line(capsys)
+    assert "different experiment" in error_line()
     assert main(["run", str(cfg), "--out", str(out), "--chunk", "7", "--resume"]) == 2
-    assert "--chunk" in _error_line(capsys)
+    assert "--chunk" in error_line()
     with pytest.raises(ConfigError, match="different experiment"):
         stability.run(cfg, out=out, replicates=61, resume=True)
     assert len(_task_files(out)) == 5
@@ -274,12 +267,12 @@ def _leftovers(directory: Path) -> list[str]:
 
 
 @pytest.mark.timeout(120)
-def test_disk_full_while_checkpointing_fails_cleanly(tmp_path, capsys):
+def test_disk_full_while_checkpointing_fails_cleanly(tmp_path, capsys, error_line):
     cfg = _config(tmp_path, replicates=200, chunk=2)  # 400 task files, far more than fit
     with _tmpfs(tmp_path / "disk", "96k") as disk:
         out = disk / "o.zarr"
         assert main(["run", str(cfg), "--out", str(out), "--quiet"]) == 1
-        line = _error_line(capsys)
+        line = error_line()
         assert "No space left on device" in line and "--resume" in line
         assert not out.exists()  # nothing looks complete
         assert _leftovers(disk) == ["o.zarr.partial"]
@@ -289,13 +282,13 @@ def test_disk_full_while_checkpointing_fails_cleanly(tmp_path, capsys):
 
 
 @pytest.mark.timeout(120)
-def test_disk_full_at_the_final_write_keeps_every_task(tmp_path, capsys, same_results):
+def test_disk_full_at_the_final_write_keeps_every_task(tmp_path, capsys, same_results, error_line):
     cfg = _config(tmp_path, chunk=30)  # 8 small task files fit; the Zarr store does not
     reference = stability.run(cfg, out=tmp_path / "ref.zarr")
     with _tmpfs(tmp_path / "disk", "96k") as disk:
         out = disk / "o.zarr"
         assert main(["run", str(cfg), "--out", str(out), "--quiet"]) == 1
-        line = _error_line(capsys)
+        line = error_line()
         assert "cannot write results" in line and "No space left on device" in line
         assert _leftovers(disk) == ["o.zarr.partial"]  # no half-written store
         assert store.Checkpoint.open(out).n_done() == 8
@@ -308,7 +301,7 @@ def test_disk_full_at_the_final_write_keeps_every_task(tmp_path, capsys, same_re
 
 
 @pytest.mark.timeout(60)
-def test_unwritable_output_is_bad_input(tmp_path, capsys):
+def test_unwritable_output_is_bad_input(tmp_path, capsys, error_line):
     cfg = _config(tmp_path)
     if os.geteuid() == 0:  # root writes through permissions; a read-only mount stops it
         ctx = _tmpfs(tmp_path / "ro", "1m", read_only=True)
@@ -317,7 +310,7 @@ def test_unwritable_output_is_bad_input(tmp_path, capsys):
         ctx = contextlib.nullcontext(tmp_path / "ro")
     with ctx as ro:
         assert main(["run", str(cfg), "--out", str(ro / "sub" / "o.zarr")]) == 2
-        assert "not writable" in _error_line(capsys)
+        assert "not writable" in error_line()
         assert _leftovers(ro) == []
 
 
