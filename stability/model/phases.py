@@ -74,6 +74,18 @@ def strength(f, i):
     return f[R, i] * (1.0 + f[MU, i])
 
 
+@njit(cache=True, inline="always")
+def totals(ms, f, iv):
+    """Live totals (sum of M, sum of r) over the living states, summed in slot order."""
+    tot_m = 0.0
+    tot_r = 0.0
+    for s in range(ms):
+        if iv[ALIVE, s] != 0:
+            tot_m += strength(f, s)
+            tot_r += f[R, s]
+    return tot_m, tot_r
+
+
 @njit(cache=True, **NO_NRT)
 def odds(a, d, m):
     """P(side of strength a beats side of strength d), contest exponent m.
@@ -177,12 +189,7 @@ def threat(p, t, ms, f, iv, pact, last, dec, T):
     Sets the step's share snapshots, every T_ij, each state's principal threat (the
     non-partner with the largest T_ij, lowest slot on ties) and whether it is threatened.
     """
-    tot_m = 0.0
-    tot_r = 0.0
-    for i in range(ms):
-        if iv[ALIVE, i] != 0:
-            tot_m += strength(f, i)
-            tot_r += f[R, i]
+    tot_m, tot_r = totals(ms, f, iv)
     w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
     alive = 0
     for i in range(ms):
@@ -531,11 +538,8 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     fought = 0
     tot_m = 0.0
     tot_r = 0.0
-    if p[P.P_ANTICIPATE] != 0.0:
-        for s in range(ms):
-            if iv[ALIVE, s] != 0:
-                tot_m += strength(f, s)
-                tot_r += f[R, s]
+    if p[P.P_ANTICIPATE] != 0.0:  # only anticipated balancing reads the live totals
+        tot_m, tot_r = totals(ms, f, iv)
     for o in range(n):
         i = iv[ORDER, o]
         if iv[ALIVE, i] == 0 or (fought >> i) & 1:
@@ -550,12 +554,7 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
         fought |= att | dfn
         alive = alive_mask(ms, iv)
         if p[P.P_ANTICIPATE] != 0.0:
-            tot_m = 0.0
-            tot_r = 0.0
-            for s in range(ms):
-                if iv[ALIVE, s] != 0:
-                    tot_m += strength(f, s)
-                    tot_r += f[R, s]
+            tot_m, tot_r = totals(ms, f, iv)
         counts[C_WARS] += 1
         if nwar < sizes.size:
             sizes[nwar] = size
