@@ -126,6 +126,19 @@ def set_decay(p, ms, f, dec, i):
         dec[j, i] = dec[i, j]
 
 
+@njit(cache=True, **NO_NRT)
+def set_all_decays(p, ms, f, dec):
+    """Every loss-of-strength factor, once per pair (the matrix is symmetric)."""
+    scale = p[P.P_PROJECTION]
+    for i in range(ms):
+        dec[i, i] = 1.0  # exp(-0 / scale)
+        for j in range(i + 1, ms):
+            dx = abs(f[X, i] - f[X, j])
+            d = min(dx, 1.0 - dx)
+            dec[i, j] = math.exp(-d / scale)
+            dec[j, i] = dec[i, j]
+
+
 @njit(cache=True, inline="always", **NO_NRT)
 def shuffle_alive(rng, step, phase, ms, iv):
     """Random order of the living states (Fisher-Yates) into iv[ORDER]; returns their count."""
@@ -209,24 +222,42 @@ def threat(p, t, ms, f, iv, pact, last, dec, T):
         iv[HOSTILE, i] = h
     g0 = 1.0 + w * 0.0  # the intent factor without and with perceived intent
     g1 = 1.0 + w * 1.0
+    revisionists = 0
     for i in range(ms):
         if iv[ALIVE, i] == 0:
             f[S, i] = 0.0  # keeps the branch-free pass below finite over empty slots
+        elif iv[REV, i] != 0:
+            revisionists |= 1 << i
     for i in range(ms):
         if iv[ALIVE, i] == 0:
             continue
         own = iv[PARTNERS, i] | (1 << i)
         cand = alive & ~own  # non-partners: pact[i, j] == 0
-        best = -1
+        # I_ij for every j at once: j is revisionist or fought i or a partner of i. Hostility
+        # is symmetric (j in HOSTILE[o] iff o in HOSTILE[j]), so the union of the few rows of
+        # `own` replaces a test of HOSTILE[j] & own per pair.
+        intent = revisionists
+        rest = own
+        while rest != 0:
+            o = trailing_zeros(rest)
+            rest &= rest - 1
+            intent |= iv[HOSTILE, o]
+        # every slot, branch-free: T_ii and T_ij of empty slots are never read. The largest
+        # candidate threat by max() (a short dependency chain from one j to the next, unlike
+        # a compare-and-select of value and index); its lowest slot is found afterwards.
         best_t = -1.0
-        # every slot, branch-free (selects): T_ii and T_ij of empty slots are never read
         for j in range(ms):
-            intent = (iv[REV, j] != 0) | ((iv[HOSTILE, j] & own) != 0)
-            tij = f[S, j] * dec[i, j] * (g1 if intent else g0)
+            tij = f[S, j] * dec[i, j] * (g1 if (intent >> j) & 1 else g0)
             T[i, j] = tij
-            better = (((cand >> j) & 1) != 0) & (tij > best_t)
-            best = j if better else best
-            best_t = tij if better else best_t
+            best_t = max(best_t, tij if (cand >> j) & 1 else -1.0)
+        best = -1
+        rest = cand
+        while rest != 0:
+            j = trailing_zeros(rest)
+            rest &= rest - 1
+            if T[i, j] == best_t:
+                best = j
+                break
         iv[THREAT, i] = best
         hit = best >= 0 and (best_t >= f[THR, i] or f[SS, best] >= alarm)
         iv[THREATENED, i] = 1 if hit else 0
@@ -309,14 +340,22 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
             cand &= ~(1 << fk)
         tik, si = T[i, k], f[S, i]
         catcher = False
+        ok = 0
         for j in range(ms):
             sj = f[S, j]
             tjk = T[j, k]
-            ok = ((((cand >> j) & 1) != 0) & (iv[FOLLOW, j] != k)
-                  & (k_alarms | (tjk >= f[THR, j])) & (sj > partner_s))
-            partner = j if ok else partner
-            partner_s = sj if ok else partner_s
+            okj = ((((cand >> j) & 1) != 0) & (iv[FOLLOW, j] != k)
+                   & (k_alarms | (tjk >= f[THR, j])))
+            ok |= int(okj) << j
+            # the strongest share by max(), its lowest slot found below (see threat)
+            partner_s = max(partner_s, sj if okj else -1.0)
             catcher |= (((others >> j) & 1) != 0) & (tjk >= tik) & (sj >= si)
+        while ok != 0:
+            j = trailing_zeros(ok)
+            ok &= ok - 1
+            if f[S, j] == partner_s:
+                partner = j
+                break
         w_bal = math.exp(bw + sw * rel) if partner >= 0 else 0.0
         w_wag = math.exp(wagon - sw * rel + (alone if partner < 0 else 0.0))
         w_buck = e_buck if catcher else 0.0

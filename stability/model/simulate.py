@@ -53,8 +53,7 @@ def run_system(p, rng, f, iv, pact, last, dec, T, counts, sizes, runs, row, nwar
         return nwar
     for s in range(n):
         iv[ph.ALIVE, s] = 1
-    for s in range(ms):
-        ph.set_decay(p, ms, f, dec, s)
+    ph.set_all_decays(p, ms, f, dec)
     horizon = int(p[P.P_HORIZON])
     alliances = p[P.P_ALLIANCES] != 0.0
     e_buck = math.exp(p[P.P_BUCKPASS_W])
