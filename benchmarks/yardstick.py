@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from stability import params as P
+from stability.model.phases import larger
 from stability.model.rng import normal, set_phase, stream_key, uniform
 
 
@@ -34,6 +35,7 @@ def yardstick(n, systems, steps, uniforms, normals, seed):
     x = np.empty(n)
     s = np.empty(n)
     g = np.empty(n)
+    row = np.empty(n)
     dec = np.empty((n, n))
     check = 0.0
     for sys_ in range(systems):
@@ -65,13 +67,15 @@ def yardstick(n, systems, steps, uniforms, normals, seed):
                 dn -= 1.0
             hit = 0
             for i in range(n):
-                best = -1
+                # the largest by larger() and its lowest slot afterwards, as the kernel does
                 best_t = -1.0
                 for j in range(n):
                     tij = s[j] * dec[i, j] * g[j]
-                    better = (j != i) & (tij > best_t)  # a select, not a jump
-                    best = j if better else best
-                    best_t = tij if better else best_t
+                    row[j] = tij
+                    best_t = larger(tij if j != i else -1.0, best_t)
+                best = 0
+                while row[best] != best_t or best == i:
+                    best += 1
                 if best_t >= s[i]:
                     hit += 1 + best
             check += hit

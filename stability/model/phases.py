@@ -75,6 +75,18 @@ def strength(f, i):
 
 
 @njit(cache=True, inline="always")
+def larger(a, b):
+    """a if a > b else b, as one instruction: Numba compiles max() of two floats to a call."""
+    return a if a > b else b
+
+
+@njit(cache=True, inline="always")
+def smaller(a, b):
+    """a if a < b else b (see larger)."""
+    return a if a < b else b
+
+
+@njit(cache=True, inline="always")
 def totals(ms, f, iv):
     """Live totals (sum of M, sum of r) over the living states, summed in slot order."""
     tot_m = 0.0
@@ -121,7 +133,7 @@ def set_decay(p, ms, f, dec, i):
     scale = p[P.P_PROJECTION]
     for j in range(ms):
         dx = abs(f[X, i] - f[X, j])
-        d = min(dx, 1.0 - dx)
+        d = smaller(dx, 1.0 - dx)
         dec[i, j] = math.exp(-d / scale)
         dec[j, i] = dec[i, j]
 
@@ -134,7 +146,7 @@ def set_all_decays(p, ms, f, dec):
         dec[i, i] = 1.0  # exp(-0 / scale)
         for j in range(i + 1, ms):
             dx = abs(f[X, i] - f[X, j])
-            d = min(dx, 1.0 - dx)
+            d = smaller(dx, 1.0 - dx)
             dec[i, j] = math.exp(-d / scale)
             dec[j, i] = dec[i, j]
 
@@ -243,13 +255,13 @@ def threat(p, t, ms, f, iv, pact, last, dec, T):
             rest &= rest - 1
             intent |= iv[HOSTILE, o]
         # every slot, branch-free: T_ii and T_ij of empty slots are never read. The largest
-        # candidate threat by max() (a short dependency chain from one j to the next, unlike
+        # candidate threat by larger() (a short dependency chain from one j to the next, unlike
         # a compare-and-select of value and index); its lowest slot is found afterwards.
         best_t = -1.0
         for j in range(ms):
             tij = f[S, j] * dec[i, j] * (g1 if (intent >> j) & 1 else g0)
             T[i, j] = tij
-            best_t = max(best_t, tij if (cand >> j) & 1 else -1.0)
+            best_t = larger(tij if (cand >> j) & 1 else -1.0, best_t)
         best = -1
         rest = cand
         while rest != 0:
@@ -272,9 +284,9 @@ def mobilise(p, ms, f, iv):
         if iv[ALIVE, i] == 0:
             continue
         if iv[THREATENED, i] != 0:
-            f[MU, i] = min(top, f[MU, i] + step)
+            f[MU, i] = smaller(top, f[MU, i] + step)
         else:
-            f[MU, i] = max(floor, f[MU, i] - step)
+            f[MU, i] = larger(floor, f[MU, i] - step)
 
 
 @njit(cache=True, inline="always", **NO_NRT)
@@ -347,8 +359,8 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
             okj = ((((cand >> j) & 1) != 0) & (iv[FOLLOW, j] != k)
                    & (k_alarms | (tjk >= f[THR, j])))
             ok |= int(okj) << j
-            # the strongest share by max(), its lowest slot found below (see threat)
-            partner_s = max(partner_s, sj if okj else -1.0)
+            # the strongest share by larger(), its lowest slot found below (see threat)
+            partner_s = larger(sj if okj else -1.0, partner_s)
             catcher |= (((others >> j) & 1) != 0) & (tjk >= tik) & (sj >= si)
         while ok != 0:
             j = trailing_zeros(ok)

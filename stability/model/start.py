@@ -117,7 +117,7 @@ def _minors_fail(rng, m, rest, bound):
     for _ in range(m):
         y = 1.0 - uniform(rng)
         prod *= y
-        ymin = min(ymin, y)
+        ymin = y if y < ymin else ymin  # not min(): Numba compiles that to a call
     if prod > 1e-300:
         esum = -math.log(prod)
         if esum > 1e-3 and rest * -math.log(ymin) >= bound * esum * (1.0 + 1e-9):
@@ -136,8 +136,8 @@ def sample_shares(p, rng, n, out):
         largest = 0.0
         smallest = 2.0
         for i in range(k):
-            largest = max(largest, out[i])
-            smallest = min(smallest, out[i])
+            largest = out[i] if out[i] > largest else largest  # not max(): a call
+            smallest = out[i] if out[i] < smallest else smallest
         if largest >= p[P.P_HEGEMONY_THRESHOLD]:
             continue
         poles_ok = True
