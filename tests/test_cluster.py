@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -81,6 +82,60 @@ def numba_cache(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-c", _WARM], check=True, timeout=300,
                    env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
     return cache
+
+
+# ---- the local cluster ------------------------------------------------------------------------
+@pytest.mark.timeout(180)
+def test_local_workers_run_quiet_and_are_gone_when_run_returns(tmp_path, numba_cache,
+                                                               monkeypatch, same_results):
+    import contextlib
+
+    import dask
+
+    from stability.experiment import runner
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_cache))
+    seen = {}
+    make_client = C.make_client
+
+    @contextlib.contextmanager
+    def spy(*args, **kwargs):
+        with make_client(*args, **kwargs) as executor:
+            seen["config"] = executor.client.run(
+                lambda: {key: dask.config.get(key) for key in C.LOCAL_CONFIG})
+            seen["pids"] = executor.client.run(os.getpid)
+            yield executor
+
+    cfg = _config(tmp_path, replicates=100, chunk=25)
+    reference = stability.run(cfg, out=tmp_path / "sync.zarr")
+    monkeypatch.setattr(runner, "make_client", spy)
+    ds = stability.run(cfg, scheduler="local", workers=2, out=tmp_path / "local.zarr")
+    same_results(ds, reference)
+    # Dask's diagnostics (tick, profiler, monitors) are turned down in every worker ...
+    assert list(seen["config"].values()) == [C.LOCAL_CONFIG] * 2
+    # ... and the cluster, shut down while the results were written, is gone.
+    assert len(seen["pids"]) == 2
+    assert not any(pid_alive(pid) for pid in seen["pids"].values())
+
+
+def test_a_cluster_closed_in_the_background_is_waited_for_and_its_error_raised():
+    import contextlib
+
+    from stability.experiment.runner import _Cluster
+
+    closed_in = []
+
+    @contextlib.contextmanager
+    def client():
+        yield "executor"
+        closed_in.append(threading.current_thread().name)
+        raise RuntimeError("shutdown failed")
+
+    with pytest.raises(RuntimeError, match="shutdown failed"), _Cluster(client()) as cluster:
+        assert cluster.executor == "executor"
+        cluster.close_in_background()
+        cluster.close_in_background()  # once only
+    assert closed_in == ["stability-cluster-close"]
 
 
 # ---- an existing Dask scheduler (tcp://) ------------------------------------------------------
