@@ -548,7 +548,7 @@ def _jobqueue(cluster: ClusterSection, job_name: str, log: Log) -> Iterator[Exec
         jc.adapt(minimum_jobs=spec.jobs, maximum_jobs=spec.jobs)
         log(f"{spec.kind}: {spec.jobs} job(s) of {spec.processes} worker process(es), "
             f"scheduler at {jc.scheduler_address}")
-        with Client(jc, set_as_default=False) as client:  # see the local cluster
+        with Client(jc, set_as_default=False) as client:  # see the local cluster below
             watch = _JobWatch(jc, client, spec, log)
             yield _Dask(client, spec.kind, expected=spec.jobs * spec.processes * spec.threads,
                         check=watch)
@@ -584,8 +584,7 @@ def make_client(cluster: ClusterSection, *, job_name: str = "stability",
                                   silence_logs=logging.ERROR, env=_worker_env())
         except Exception as exc:
             raise ClusterError(f"could not start a local Dask cluster: {exc}") from exc
-        # Not the default client: the runner may close it from another thread (while it
-        # writes the results), and a default client is tied to the thread that made it.
+        # Not the default client: a run inside a notebook must not replace the user's own.
         with lc, Client(lc, set_as_default=False) as client:
             yield _Dask(client, "local", expected=workers)
     elif scheduler.startswith("tcp://"):

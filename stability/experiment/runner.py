@@ -17,7 +17,6 @@ import contextlib
 import errno
 import os
 import re
-import threading
 from collections.abc import Callable
 
 import xarray as xr
@@ -62,8 +61,7 @@ def run(cfg: Config | str | os.PathLike, *, out: str | os.PathLike | None = None
     path = cfg.output_path
     plan = make_plan(cfg)
     # Connect first: an unreachable scheduler must not leave an empty checkpoint behind.
-    with _Cluster(make_client(cfg.cluster, job_name=job_name(cfg), log=log)) as cluster:
-        executor = cluster.executor
+    with make_client(cfg.cluster, job_name=job_name(cfg), log=log) as executor:
         ck, resumed = _open_checkpoint(cfg, plan, resume=resume, log=log)
         try:
             totals, done = ck.load(plan)
@@ -73,8 +71,6 @@ def run(cfg: Config | str | os.PathLike, *, out: str | os.PathLike | None = None
                     f"{total - len(done)} to compute ({ck.root})")
             totals = execute(plan, executor, progress=progress, on_result=ck.save,
                              skip=frozenset(done), totals=totals)
-            # Every task is in: stop the workers while the dataset is built and written.
-            cluster.close_in_background()
             ds = build_dataset(plan, totals)
             ds.attrs.update(store.provenance(cfg))
             try:
@@ -93,47 +89,6 @@ def run(cfg: Config | str | os.PathLike, *, out: str | os.PathLike | None = None
         finally:
             ck.close()
     return ds
-
-
-class _Cluster:
-    """``make_client``'s context, whose shutdown can start before the run ends.
-
-    Shutting a local cluster down waits ~0.5 s for the worker processes to exit; in a thread,
-    that overlaps with building and writing the dataset (which need no workers). Leaving the
-    ``with`` waits for the shutdown, so no worker outlives the run, and re-raises its error.
-    """
-
-    def __init__(self, client_context):
-        self._context = client_context
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self.executor: Executor | None = None
-
-    def __enter__(self) -> _Cluster:
-        self.executor = self._context.__enter__()
-        return self
-
-    def close_in_background(self) -> None:
-        if self._thread is not None:
-            return
-
-        def close() -> None:
-            try:
-                self._context.__exit__(None, None, None)
-            except BaseException as exc:  # re-raised by __exit__, in the run's thread
-                self._error = exc
-
-        self.executor = None
-        self._thread = threading.Thread(target=close, name="stability-cluster-close")
-        self._thread.start()
-
-    def __exit__(self, *exc_info) -> bool:
-        if self._thread is None:
-            return bool(self._context.__exit__(*exc_info))
-        self._thread.join()
-        if self._error is not None and exc_info[0] is None:
-            raise self._error
-        return False
 
 
 def _os_error(exc: OSError, message: str) -> OSError:
