@@ -98,7 +98,7 @@ def totals(ms, f, iv):
     return tot_m, tot_r
 
 
-@njit(cache=True, **NO_NRT)
+@njit(cache=True, inline="always")
 def odds(a, d, m):
     """P(side of strength a beats side of strength d), contest exponent m.
 
