@@ -197,14 +197,21 @@ class _Progress:
         self.start = time.monotonic()
         self.last = -math.inf
         self.first: int | None = None  # tasks already done at the start (a resumed run)
+        # The rate is measured from the first task completed here on: the time before it is
+        # start-up (cluster, worker imports, a first compile of ~30 s), not a task's cost.
+        self.warm: tuple[float, int] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
         elapsed = now - self.start
         if self.first is None:
             self.first = done
+        if self.warm is None and done > self.first:
+            self.warm = (now, done)
         frac = done / total if total else 1.0
-        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        rate = 0.0
+        if self.warm is not None and done - self.warm[1] >= 2 and now > self.warm[0]:
+            rate = (done - self.warm[1]) / (now - self.warm[0])
         eta = f", eta {_clock((total - done) / rate)}" if rate > 0 and done < total else ""
         text = f"{done}/{total} tasks ({frac:.0%}), {_clock(elapsed)} elapsed{eta}"
         if self.tty:

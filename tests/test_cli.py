@@ -207,3 +207,18 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
     lines = log.getvalue().splitlines()  # the first line and the last; none between
     assert lines == ["stability: 0/4 tasks (0%), 0:00 elapsed",
                      "stability: 4/4 tasks (100%), 0:00 elapsed"]
+
+
+def test_progress_eta_leaves_out_the_start_up(monkeypatch):
+    # 30 s of start-up (cluster, first compile), then a task a second: after 3 of 40 tasks,
+    # about 37 s remain, not 37 x 11 s.
+    import stability.cli as cli
+
+    clock = iter([0.0, 0.0, 30.0, 31.0, 32.0])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    log = io.StringIO()
+    show = _Progress(log, every=0)
+    for done in range(4):
+        show(done, 40)
+    assert log.getvalue().splitlines()[-1] == "stability: 3/40 tasks (8%), 0:32 elapsed, eta 0:37"
+
