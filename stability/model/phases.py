@@ -271,7 +271,9 @@ def threat(p, t, ms, f, iv, pact, last, dec, T):
                 best = j
                 break
         iv[THREAT, i] = best
-        hit = best >= 0 and (best_t >= f[THR, i] or f[SS, best] >= alarm)
+        # selects, not jumps (the outcome is unpredictable); f[SS, -1] is a valid slot,
+        # masked out when there is no threat
+        hit = (best >= 0) & ((best_t >= f[THR, i]) | (f[SS, best] >= alarm))
         iv[THREATENED, i] = 1 if hit else 0
 
 
@@ -281,12 +283,10 @@ def mobilise(p, ms, f, iv):
     top, step = p[P.P_MOB_MAX], p[P.P_MOB_STEP]
     floor = p[P.P_MOB_FLOOR] * top
     for i in range(ms):
-        if iv[ALIVE, i] == 0:
-            continue
-        if iv[THREATENED, i] != 0:
-            f[MU, i] = smaller(top, f[MU, i] + step)
-        else:
-            f[MU, i] = larger(floor, f[MU, i] - step)
+        # selects, not jumps: who is threatened is unpredictable
+        mu = f[MU, i]
+        armed = smaller(top, mu + step) if iv[THREATENED, i] != 0 else larger(floor, mu - step)
+        f[MU, i] = armed if iv[ALIVE, i] != 0 else mu
 
 
 @njit(cache=True, inline="always", **NO_NRT)
@@ -585,6 +585,15 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
             if iv[ALIVE, s] != 0 and (iv[REV, s] != 0 or not revisionists_only):
                 iv[ORDER, 0] = s
                 n = 1
+    if revisionists_only:
+        # only the revisionists in the drawn order, kept without jumps (who is revisionist is
+        # unpredictable along a random order); REV does not change during the phase
+        m = 0
+        for o in range(n):
+            s = iv[ORDER, o]
+            iv[ORDER, m] = s
+            m += 1 if iv[REV, s] != 0 else 0
+        n = m
     set_phase(rng, t, PH_WAR)
     fought = 0
     tot_m = 0.0
@@ -594,8 +603,6 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     for o in range(n):
         i = iv[ORDER, o]
         if iv[ALIVE, i] == 0 or (fought >> i) & 1:
-            continue
-        if revisionists_only and iv[REV, i] == 0:
             continue
         j, elig = choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r)
         if j < 0:
