@@ -127,14 +127,19 @@ def alive_mask(ms, iv):
     return m
 
 
+@njit(cache=True, inline="always")
+def ring_decay(scale, f, i, j):
+    """The loss-of-strength factor exp(-d_ij / scale) (Boulding's gradient on the ring)."""
+    dx = abs(f[X, i] - f[X, j])
+    return math.exp(-smaller(dx, 1.0 - dx) / scale)
+
+
 @njit(cache=True, **NO_NRT)
 def set_decay(p, ms, f, dec, i):
-    """Row and column i of the loss-of-strength factors (Boulding's gradient on the ring)."""
+    """Row and column i of the loss-of-strength factors (an entrant's)."""
     scale = p[P.P_PROJECTION]
     for j in range(ms):
-        dx = abs(f[X, i] - f[X, j])
-        d = smaller(dx, 1.0 - dx)
-        dec[i, j] = math.exp(-d / scale)
+        dec[i, j] = ring_decay(scale, f, i, j)
         dec[j, i] = dec[i, j]
 
 
@@ -143,11 +148,8 @@ def set_all_decays(p, ms, f, dec):
     """Every loss-of-strength factor, once per pair (the matrix is symmetric)."""
     scale = p[P.P_PROJECTION]
     for i in range(ms):
-        dec[i, i] = 1.0  # exp(-0 / scale)
-        for j in range(i + 1, ms):
-            dx = abs(f[X, i] - f[X, j])
-            d = smaller(dx, 1.0 - dx)
-            dec[i, j] = math.exp(-d / scale)
+        for j in range(i, ms):
+            dec[i, j] = ring_decay(scale, f, i, j)
             dec[j, i] = dec[i, j]
 
 
