@@ -1,15 +1,30 @@
 #!/usr/bin/env python
-"""Line-level profile of the compiled step loop (Linux, needs `perf` and `objdump`).
+"""Line-level profile of the compiled step loop (x86-64 Linux; needs `objdump`, and `perf` or
+`valgrind`).
 
-    python benchmarks/profile.py                       # defensive multipolar, n_states 8
+    python benchmarks/profile.py                       # perf samples, defensive multipolar
     python benchmarks/profile.py --doctrine offensive --systems 100000 --top 50
+    python benchmarks/profile.py --callgrind           # exact counts per line (slow: ~50x)
 
-How: the kernel is compiled afresh with NUMBA_DEBUGINFO=1 in a child process run under
-`perf record`; the child saves the object code of ``run_system`` (every phase is inlined
-into it) and its address; the samples that fall inside it are mapped to source lines with
-`objdump -l`. Numba labels inlined code with the caller's file name but the callee's line
-numbers, so each line number is shown with the source lines it may be (phases.py first,
-then rng.py and start.py). This is how the hot spots in benchmarks/RESULTS.md were found.
+Two ways to look at the same code:
+
+- perf (default): where the *time* goes. A child process run under `perf record`; samples
+  are counted per source line.
+- ``--callgrind``: exact *instruction* counts per system-step and per source line, with the
+  conditional branches and the mispredictions of valgrind's simulated predictor (a simple
+  model, not this CPU's). The kernel is compiled for AVX2 (valgrind does not decode
+  AVX-512) in a first, native run that fills a private compile cache; the run under valgrind
+  loads it, so nothing is compiled under the simulator. Useful where, as on virtual machines,
+  perf has no hardware counters: the two views together tell whether a change that saves
+  instructions or branches can save time (benchmarks/optimisations.md, fifth session).
+
+How: the kernels are compiled afresh with NUMBA_DEBUGINFO=1 from a copy of the package whose
+model files are padded with comment lines (rng.py from line 1001, start.py from 2001,
+phases.py from 5001). Numba labels code inlined into ``run_system`` with the caller's file
+name but the callee's line numbers; the padding makes each line number name one file. The
+child saves the object code of the batch kernel (``run_system`` and everything it calls are
+linked into it) and its address; the hits inside it are mapped to source lines with
+`objdump -l`. This is how the hot spots in benchmarks/RESULTS.md were found.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +43,62 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "stability" / "model"
+# First line of each model file in the padded copy (simulate.py is not padded: it is where
+# everything is inlined, and its own lines come first).
+PAD = {"rng.py": 1000, "start.py": 2000, "phases.py": 5000}
+# valgrind cannot run AVX-512 code: the callgrind mode compiles for this AVX2 machine model.
+VALGRIND_CPU = {
+    "NUMBA_CPU_NAME": "znver2",
+    "NUMBA_CPU_FEATURES": "+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+lzcnt,"
+                          "+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+sahf,+fxsr,"
+                          "+mmx,+xsave",
+}
+
+
+def padded_copy(dest: Path) -> Path:
+    """A copy of the package with the model files padded (see the module doc)."""
+    shutil.copytree(ROOT / "stability", dest / "stability",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    marker = "from __future__ import annotations\n"
+    for name, pad in PAD.items():
+        path = dest / "stability" / "model" / name
+        text = path.read_text()
+        cut = text.index(marker) + len(marker)
+        lines_before = text[:cut].count("\n")
+        path.write_text(text[:cut] + "#\n" * (pad - lines_before) + text[cut:])
+    return dest
+
+
+def source_of(line: int, model: Path) -> tuple[str, int, str]:
+    """(file, line in the original file, its text) for a line number of the padded copy."""
+    name, pad = "simulate.py", 0
+    for n, p in sorted(PAD.items(), key=lambda kv: kv[1]):
+        if line > p:
+            name, pad = n, p
+    padded = (model / name).read_text().splitlines()
+    text = padded[line - 1].strip() if 0 < line <= len(padded) else ""
+    if name == "simulate.py":
+        return name, line, text
+    original = (ROOT / "stability" / "model" / name).read_text()
+    head = original.index("from __future__ import annotations\n")
+    lines_before = original[:head].count("\n") + 1  # through the `from __future__` line
+    return name, line - (pad - lines_before), text
+
+
+def short_name(symbol: str) -> str:
+    """The function's own name from a mangled Numba symbol (_ZN9stability5model...)."""
+    m = re.match(r"_ZN((?:\d+)\D.*)", symbol)
+    if not m:
+        return symbol
+    rest, names = m.group(1), []
+    while rest[:1].isdigit():
+        n = int(re.match(r"\d+", rest).group())
+        digits = len(str(n))
+        names.append(rest[digits:digits + n])
+        rest = rest[digits + n:]
+    if len(names) >= 3 and names[-1] == "impl":  # an @overload's implementation
+        return f"{names[-3]} (an overload)"
+    return names[-1] if names else symbol
 
 
 def child(args, out: Path) -> None:
@@ -36,68 +107,141 @@ def child(args, out: Path) -> None:
     from stability import params as P
     from stability.model import simulate as S
 
-    v = P.pack(P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
-                          "n_states": args.n_states}))[None, :]
-    S.run_batch(v, 1, np.arange(2))
+    q = P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
+                   "n_states": args.n_states})
+    v = P.pack(q)[None, :]
+    warm = S.run_batch(v, 1, np.arange(1))
     meta = []
-    for k, cres in enumerate(S.run_system.overloads.values()):
-        obj = out / f"run_system{k}.o"
-        obj.write_bytes(cres.library._get_compiled_object())
+    # The step loop runs from run_system's own library when it was compiled in this process,
+    # and from the copy linked into _run_batch's when that was loaded from the cache.
+    compiled = [(f"run_system{k}", c) for k, c in enumerate(S.run_system.overloads.values())]
+    compiled += [(f"run_batch{k}", c) for k, c in enumerate(S._run_batch.overloads.values())]
+    for what, cres in compiled:
+        obj = out / f"{what}.o"
+        try:
+            obj.write_bytes(cres.library._get_compiled_object())
+        except RuntimeError:
+            pass  # loaded from the compile cache: the preparing run saved the same object
         name = cres.fndesc.llvm_func_name
         meta.append({"object": str(obj), "name": name,
                      "address": cres.library.get_pointer_to_function(name)})
     (out / "meta.json").write_text(json.dumps(meta))
     time.sleep(0.2)
-    S.run_batch(v, 1, np.arange(args.systems))
+    o = S.run_batch(v, 1, np.arange(1, 1 + args.systems))
+    steps = 0
+    for rec in (warm, o):
+        t = rec["hegemony_time"]
+        steps += int(np.where(t > 0, t, int(q["horizon"])).sum())
+    (out / "steps.txt").write_text(str(steps))
 
 
-def lines_of(obj: str, name: str) -> tuple[dict, int]:
-    """Offset -> source line for function ``name`` in the object file; and its size."""
-    size = 0
+def object_map(obj: str, entry: str, address: int):
+    """Load address -> (function, source line) for the object's code, given the address the
+    entry symbol was loaded at. Returns (sorted addresses, their labels, end address)."""
+    symbols = []
     for line in subprocess.run(["objdump", "-t", obj], capture_output=True,
                                text=True).stdout.splitlines():
-        if line.endswith(" " + name):
-            size = int(line.split()[-2], 16)
+        parts = line.split()
+        if len(parts) >= 5 and "F" in parts and any(p.endswith("text") for p in parts):
+            symbols.append((int(parts[0], 16), int(parts[-2], 16), parts[-1]))
+    offset = {name: off for off, _, name in symbols}
+    base = address - offset[entry]
+    starts = sorted(symbols)
     dis = subprocess.run(["objdump", "-d", "-l", "--no-show-raw-insn", obj],
                          capture_output=True, text=True).stdout
-    table, inside, where = {}, False, None
+    table, where = {}, None
     for line in dis.splitlines():
-        if re.match(r"^[0-9a-f]+ <", line):
-            inside = line.split("<", 1)[1].rstrip(">:") == name
-            continue
         m = re.match(r"^(/\S+):(\d+)", line)
         if m:
             where = int(m.group(2))
         m = re.match(r"^\s+([0-9a-f]+):", line)
-        if inside and m and where is not None:
-            table[int(m.group(1), 16)] = where
-    return table, size
+        if m:
+            off = int(m.group(1), 16)
+            k = bisect.bisect_right([s[0] for s in starts], off) - 1
+            fn = short_name(starts[k][2]) if k >= 0 else "?"
+            table[base + off] = (fn, where if fn == "run_system" else None)
+    addrs = sorted(table)
+    end = base + max(o + s for o, s, _ in symbols)
+    return addrs, [table[a] for a in addrs], end
 
 
-def report(data: Path, meta: list, top: int) -> None:
-    ips = [int(x, 16) for x in subprocess.run(["perf", "script", "-i", str(data), "-F", "ip"],
-                                              capture_output=True, text=True).stdout.split()]
-    sources = {f: (MODEL / f).read_text().splitlines()
-               for f in ("phases.py", "rng.py", "start.py", "simulate.py")}
-    total = len(ips)
-    for m in meta:
-        table, size = lines_of(m["object"], m["name"])
-        offsets = sorted(table)
-        counts = collections.Counter()
-        for ip in ips:
-            off = ip - m["address"]
-            if 0 <= off < size:
-                k = bisect.bisect_right(offsets, off) - 1
-                counts[table[offsets[k]] if k >= 0 else 0] += 1
-        inside = sum(counts.values())
-        if not inside:
-            continue
-        print(f"run_system: {inside} of {total} samples ({inside / total:.0%}; the rest is "
-              "Python, compilation and libm)\n")
-        for line, c in counts.most_common(top):
-            texts = [f"{f[:-3]}: {src[line - 1].strip()[:70]}" for f, src in sources.items()
-                     if 0 < line <= len(src) and src[line - 1].strip()]
-            print(f"{c:7d} {100 * c / inside:5.1f}%  line {line:4d}  " + " | ".join(texts[:2]))
+def attribute(hits, maps):
+    """Sum the cost vectors of ``hits`` (address -> list of counts) per (function, line);
+    also the first count's total inside the kernels."""
+    out: dict = {}
+    inside = 0
+    for addrs, labels, end in maps:
+        for ip, cost in hits.items():
+            if addrs[0] <= ip < end:
+                acc = out.setdefault(labels[bisect.bisect_right(addrs, ip) - 1], [0] * len(cost))
+                for n, c in enumerate(cost):
+                    acc[n] += c
+                inside += cost[0]
+    return out, inside
+
+
+def label(key, model: Path) -> str:
+    fn, line = key
+    if line is None:
+        return f"{fn} (called from the step loop)"
+    name, real, text = source_of(line, model)
+    return f"{name}:{real}  {text[:70]}"
+
+
+def perf_hits(data: Path) -> dict:
+    ips = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip"], capture_output=True,
+                         text=True).stdout.split()
+    hits = collections.Counter(int(x, 16) for x in ips)
+    return {ip: [c] for ip, c in hits.items()}
+
+
+def callgrind_hits(path: Path) -> tuple[dict, list]:
+    """Self cost per instruction address from a callgrind file written with --dump-instr=yes
+    (positions may be relative to the previous line; a cost line after calls= is the callee's
+    inclusive cost and is skipped)."""
+    hits = collections.defaultdict(lambda: [0, 0, 0])
+    events, addr, skip = [], 0, False
+    for line in path.open():
+        c = line[:1]
+        if c in "0123456789+-*":
+            parts = line.split()
+            tok = parts[0]
+            addr = addr if tok == "*" else addr + int(tok, 0) if tok[0] in "+-" else int(tok, 0)
+            if skip:
+                skip = False
+                continue
+            cost = hits[addr]
+            for k, name in enumerate(("Ir", "Bc", "Bcm")):
+                if name in events and events.index(name) + 2 < len(parts):
+                    cost[k] += int(parts[events.index(name) + 2])
+        elif line.startswith("calls="):
+            skip = True
+        elif line.startswith("events:"):
+            events = line.split()[1:]
+    return dict(hits), events
+
+
+def report(hits: dict, work: Path, top: int, callgrind: bool) -> None:
+    meta = json.loads((work / "meta.json").read_text())
+    maps = [object_map(m["object"], m["name"], m["address"]) for m in meta]
+    model = work / "src" / "stability" / "model"
+    per_line, inside = attribute(hits, maps)
+    total = sum(c[0] for c in hits.values())
+    if not callgrind:
+        print(f"batch kernel: {inside} of {total} samples ({inside / max(total, 1):.0%}; the "
+              "rest is Python, compilation and libm)\n")
+        for key, c in sorted(per_line.items(), key=lambda kv: -kv[1][0])[:top]:
+            print(f"{c[0]:7d} {100 * c[0] / inside:5.1f}%  {label(key, model)}")
+        return
+    steps = int((work / "steps.txt").read_text())
+    sums = [sum(c[k] for c in per_line.values()) for k in range(3)]
+    print(f"batch kernel, per system-step ({steps} steps; compiled code only, libm excluded): "
+          f"{sums[0] / steps:.0f} instructions, {sums[1] / steps:.0f} conditional branches, "
+          f"{sums[2] / steps:.1f} mispredicted by valgrind's simulated predictor\n")
+    print("  instr  %instr  branches  mispred  line")
+    for key, c in sorted(per_line.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"{c[0] / steps:7.1f} {100 * c[0] / sums[0]:6.1f}% {c[1] / steps:9.1f} "
+              f"{c[2] / steps:8.2f}  {label(key, model)}")
 
 
 def main(argv=None) -> int:
@@ -105,22 +249,45 @@ def main(argv=None) -> int:
     ap.add_argument("--doctrine", default="defensive")
     ap.add_argument("--polarity", default="multipolar")
     ap.add_argument("--n-states", type=int, default=8)
-    ap.add_argument("--systems", type=int, default=60_000)
+    ap.add_argument("--systems", type=int, default=None,
+                    help="systems to profile (default 60,000 for perf, 300 for callgrind)")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--callgrind", action="store_true",
+                    help="exact instruction and branch counts under valgrind instead of perf")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.systems is None:
+        args.systems = 300 if args.callgrind else 60_000
     if args.child:
         child(args, args.child)
         return 0
+    tool = "valgrind" if args.callgrind else "perf"
+    if shutil.which(tool) is None or shutil.which("objdump") is None:
+        print(f"profile.py: needs `{tool}` and `objdump` on PATH", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        env = {**os.environ, "NUMBA_DEBUGINFO": "1", "NUMBA_CACHE_DIR": str(tmp / "cache")}
-        cmd = ["perf", "record", "-q", "-F", "4000", "-o", str(tmp / "perf.data"),
-               sys.executable, __file__, "--child", str(tmp), "--doctrine", args.doctrine,
-               "--polarity", args.polarity, "--n-states", str(args.n_states),
-               "--systems", str(args.systems)]
-        subprocess.run(cmd, env=env, check=True, cwd=str(ROOT))
-        report(tmp / "perf.data", json.loads((tmp / "meta.json").read_text()), args.top)
+        work = Path(tmp)
+        src = padded_copy(work / "src")
+        env = {**os.environ, "NUMBA_DEBUGINFO": "1", "NUMBA_CACHE_DIR": str(work / "cache"),
+               "PYTHONPATH": str(src)}
+        run = [sys.executable, __file__, "--child", str(work), "--doctrine", args.doctrine,
+               "--polarity", args.polarity, "--n-states", str(args.n_states)]
+        if args.callgrind:
+            env.update(VALGRIND_CPU)
+            # compile natively first (minutes under valgrind), then profile from the cache
+            subprocess.run(run + ["--systems", "1"], env=env, check=True, cwd=tmp)
+            out = work / "callgrind.out"
+            subprocess.run(["valgrind", "--tool=callgrind", "--dump-instr=yes",
+                            "--branch-sim=yes", f"--callgrind-out-file={out}", "-q",
+                            *run, "--systems", str(args.systems)],
+                           env=env, check=True, cwd=tmp)
+            hits, _ = callgrind_hits(out)
+        else:
+            data = work / "perf.data"
+            subprocess.run(["perf", "record", "-q", "-F", "4000", "-o", str(data), *run,
+                            "--systems", str(args.systems)], env=env, check=True, cwd=tmp)
+            hits = perf_hits(data)
+        report(hits, work, args.top, args.callgrind)
     return 0
 
 

@@ -38,3 +38,35 @@ def test_yardstick_counts_draws():
                                "horizon": 20}, 2)
     assert c["steps"] > 0 and c["uniform"] > 0 and c["normal"] > 0
     assert yardstick.yardstick(8, 2, 10, c["uniform"], c["normal"], 1) > 0
+
+
+def test_profile_maps_padded_lines_back(tmp_path):
+    """The profiler's padded copy of the model names one file per line number, and maps each
+    back to the original file's line."""
+    profile = _load("profile")
+    model = profile.padded_copy(tmp_path / "src") / "stability" / "model"
+    original = Path(profile.ROOT) / "stability" / "model"
+    for name, needle in (("phases.py", "def threat("), ("rng.py", "def mix64("),
+                         ("start.py", "def draw_start("), ("simulate.py", "def run_system(")):
+        orig_line = next(k for k, t in enumerate(original.joinpath(name).read_text()
+                                                 .splitlines(), 1) if t.startswith(needle))
+        padded_line = next(k for k, t in enumerate(model.joinpath(name).read_text()
+                                                   .splitlines(), 1) if t.startswith(needle))
+        file, line, text = profile.source_of(padded_line, model)
+        assert (file, line) == (name, orig_line) and text.startswith(needle)
+        if name != "simulate.py":
+            assert padded_line > profile.PAD[name]  # the line number alone names the file
+    assert profile.short_name("_ZN9stability5model6phases11resolve_warB4v12B3abcE5Array") \
+        == "resolve_war"
+
+
+def test_profile_reads_callgrind_positions(tmp_path):
+    """Relative positions accumulate; the cost line after calls= (a callee's inclusive cost)
+    is not the caller's own."""
+    profile = _load("profile")
+    out = tmp_path / "cg.out"
+    out.write_text("positions: instr line\nevents: Ir Bc Bcm\nfn=(1) f\n"
+                   "0x1000 10 5 1 1\n+4 * 3\ncalls=1 0x2000 20\n+2 * 999\n-6 11 2 0 0\n")
+    hits, events = profile.callgrind_hits(out)
+    assert events == ["Ir", "Bc", "Bcm"]
+    assert hits == {0x1000: [7, 1, 1], 0x1004: [3, 0, 0]}
