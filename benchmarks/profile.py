@@ -22,9 +22,10 @@ How: the kernels are compiled afresh with NUMBA_DEBUGINFO=1 from a copy of the p
 model files are padded with comment lines (rng.py from line 1001, start.py from 2001,
 phases.py from 5001). Numba labels code inlined into ``run_system`` with the caller's file
 name but the callee's line numbers; the padding makes each line number name one file. The
-child saves the object code of the batch kernel (``run_system`` and everything it calls are
-linked into it) and its address; the hits inside it are mapped to source lines with
-`objdump -l`. This is how the hot spots in benchmarks/RESULTS.md were found.
+child saves the object code and load address of ``run_system``'s library and of the batch
+kernel's (which links in its own copy of ``run_system`` and everything it calls: that copy
+runs when the kernels come from the compile cache); the hits inside them are mapped to
+source lines with `objdump -l`. This is how the hot spots in benchmarks/RESULTS.md were found.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# First line of each model file in the padded copy (simulate.py is not padded: it is where
-# everything is inlined, and its own lines come first).
+# In the padded copy, each model file's code starts after this line number (simulate.py is
+# not padded: everything is inlined into it, and its own lines come first).
 PAD = {"rng.py": 1000, "start.py": 2000, "phases.py": 5000}
 # valgrind cannot run AVX-512 code: the callgrind mode compiles for this AVX2 machine model.
 VALGRIND_CPU = {
@@ -71,18 +72,14 @@ def padded_copy(dest: Path) -> Path:
 
 def source_of(line: int, model: Path) -> tuple[str, int, str]:
     """(file, line in the original file, its text) for a line number of the padded copy."""
-    name, pad = "simulate.py", 0
-    for n, p in sorted(PAD.items(), key=lambda kv: kv[1]):
-        if line > p:
-            name, pad = n, p
+    name = "simulate.py"
+    for n, first in sorted(PAD.items(), key=lambda kv: kv[1]):
+        if line > first:
+            name = n
     padded = (model / name).read_text().splitlines()
     text = padded[line - 1].strip() if 0 < line <= len(padded) else ""
-    if name == "simulate.py":
-        return name, line, text
-    original = (ROOT / "stability" / "model" / name).read_text()
-    head = original.index("from __future__ import annotations\n")
-    lines_before = original[:head].count("\n") + 1  # through the `from __future__` line
-    return name, line - (pad - lines_before), text
+    original = (ROOT / "stability" / "model" / name).read_text().splitlines()
+    return name, line - (len(padded) - len(original)), text  # less the padding's length
 
 
 def short_name(symbol: str) -> str:
@@ -146,7 +143,8 @@ def object_map(obj: str, entry: str, address: int):
             symbols.append((int(parts[0], 16), int(parts[-2], 16), parts[-1]))
     offset = {name: off for off, _, name in symbols}
     base = address - offset[entry]
-    starts = sorted(symbols)
+    symbols.sort()
+    starts = [off for off, _, _ in symbols]
     dis = subprocess.run(["objdump", "-d", "-l", "--no-show-raw-insn", obj],
                          capture_output=True, text=True).stdout
     table, where = {}, None
@@ -157,8 +155,8 @@ def object_map(obj: str, entry: str, address: int):
         m = re.match(r"^\s+([0-9a-f]+):", line)
         if m:
             off = int(m.group(1), 16)
-            k = bisect.bisect_right([s[0] for s in starts], off) - 1
-            fn = short_name(starts[k][2]) if k >= 0 else "?"
+            k = bisect.bisect_right(starts, off) - 1
+            fn = short_name(symbols[k][2]) if k >= 0 else "?"
             table[base + off] = (fn, where if fn == "run_system" else None)
     addrs = sorted(table)
     end = base + max(o + s for o, s, _ in symbols)
