@@ -100,6 +100,7 @@ def short_name(symbol: str) -> str:
 
 def child(args, out: Path) -> None:
     import numpy as np
+    from run import system_steps  # benchmarks/run.py (this script's folder is on sys.path)
 
     from stability import params as P
     from stability.model import simulate as S
@@ -125,10 +126,7 @@ def child(args, out: Path) -> None:
     (out / "meta.json").write_text(json.dumps(meta))
     time.sleep(0.2)
     o = S.run_batch(v, 1, np.arange(1, 1 + args.systems))
-    steps = 0
-    for rec in (warm, o):
-        t = rec["hegemony_time"]
-        steps += int(np.where(t > 0, t, int(q["horizon"])).sum())
+    steps = sum(system_steps(rec, q["horizon"]) for rec in (warm, o))
     (out / "steps.txt").write_text(str(steps))
 
 
