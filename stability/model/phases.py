@@ -9,7 +9,8 @@ Each function does array arithmetic on one system and nothing else. A system liv
 - ``pact`` int64[slots, slots] (0 none, 1 ordinary, 2 chain-ganged; symmetric), ``last``
   int64[slots, slots] (step two states last fought on opposite sides), ``dec`` float64
   (the loss-of-strength factor exp(-d_ij / projection_scale), fixed while both live) and
-  ``T`` float64 (the step's threat perceptions T_ij).
+  ``T`` float64 (the step's threat perceptions, stored by source: ``T[j, i]`` is T_ij, the
+  threat j poses to i, so that the threats every state perceives from one k are a row).
 
 Relation sets (partners, chain-ganged partners, recent enemies) are also kept as bitmasks
 (slots <= 32 fit one int64): the partner masks are updated wherever a pact changes, so the
@@ -28,8 +29,11 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, uint64
+import numpy as np
+from llvmlite import ir
+from numba import njit, types, uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from .. import params as P
 from .rng import (
@@ -66,6 +70,22 @@ NEVER = -(1 << 40)  # "last fought" for pairs that never fought
 # Relative margin of the odds screen in choose_target: rounding moves a computed odds by a
 # few units in the last place (about 1e-15), so a bound 1e-6 below the threshold is safe.
 SCREEN_MARGIN = 1e-6
+
+
+@intrinsic
+def float_bits(typingctx, x):
+    """The bit pattern of a float64 as an int64 (a no-op in machine code).
+
+    For non-negative doubles the order of these integers is the order of the values, and an
+    integer maximum written as a select vectorises where a float one does not (LLVM needs
+    fast-math flags to reorder a float max reduction)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
 
 
 @njit(cache=True, inline="always")
@@ -262,14 +282,14 @@ def threat(p, t, ms, f, iv, pact, last, dec, T):
         best_t = -1.0
         for j in range(ms):
             tij = f[S, j] * dec[i, j] * (g1 if (intent >> j) & 1 else g0)
-            T[i, j] = tij
+            T[j, i] = tij
             best_t = larger(tij if (cand >> j) & 1 else -1.0, best_t)
         best = -1
         rest = cand
         while rest != 0:
             j = trailing_zeros(rest)
             rest &= rest - 1
-            if T[i, j] == best_t:
+            if T[j, i] == best_t:
                 best = j
                 break
         iv[THREAT, i] = best
@@ -340,34 +360,38 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
             continue  # k became i's partner earlier in this phase
         rel = f[S, i] / (f[S, i] + f[S, k])
         partner = -1
-        partner_s = -1.0
         k_alarms = f[SS, k] >= alarm
         fk = iv[FOLLOW, k]
-        # One pass over the slots without data-dependent branches (selects, not jumps: the
-        # conditions are unpredictable and mispredictions dominated this loop). A partner is a
-        # living j other than i and k, not aligned with k, itself threatened by k, strongest
-        # first (lowest slot on ties); a catcher any j other than i and k with T_jk >= T_ik
-        # and S_j >= S_i.
         others = alive & ~(1 << i) & ~(1 << k)
         cand = others & ~iv[PARTNERS, k]
         if fk >= 0:
             cand &= ~(1 << fk)
-        tik, si = T[i, k], f[S, i]
+        tik, si = T[k, i], f[S, i]
+        threats_k = T[k]  # T_jk for every j, contiguous
         catcher = False
         ok = 0
+        best_bits = -1
+        # A partner is a living j other than i and k, not aligned with k, itself threatened
+        # by k, strongest first (lowest slot on ties); a catcher any j other than i and k with
+        # T_jk >= T_ik and S_j >= S_i. One pass over the slots with no branches (the conditions
+        # are unpredictable) and no stores, which LLVM vectorises: each condition is one vector
+        # compare, and the strongest share is the largest float_bits(S_j), since shares are
+        # never negative (nor -0.0: capabilities and mobilisation never are). LLVM cannot
+        # vectorise a float maximum written as a select without fast-math. A NaN share is never
+        # a partner, as under a float comparison. The lowest slot is found below (see threat).
         for j in range(ms):
             sj = f[S, j]
-            tjk = T[j, k]
+            tjk = threats_k[j]
             okj = ((((cand >> j) & 1) != 0) & (iv[FOLLOW, j] != k)
-                   & (k_alarms | (tjk >= f[THR, j])))
-            ok |= int(okj) << j
-            # the strongest share by larger(), its lowest slot found below (see threat)
-            partner_s = larger(sj if okj else -1.0, partner_s)
+                   & (k_alarms | (tjk >= f[THR, j])) & (sj == sj))
+            ok |= np.int64(okj) << j
+            b = float_bits(sj) if okj else -1
+            best_bits = b if b > best_bits else best_bits
             catcher |= (((others >> j) & 1) != 0) & (tjk >= tik) & (sj >= si)
         while ok != 0:
             j = trailing_zeros(ok)
             ok &= ok - 1
-            if f[S, j] == partner_s:
+            if float_bits(f[S, j]) == best_bits:
                 partner = j
                 break
         w_bal = math.exp(bw + sw * rel) if partner >= 0 else 0.0
