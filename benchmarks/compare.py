@@ -1,24 +1,31 @@
 #!/usr/bin/env python
-"""Before/after: the same kernel workload timed in two source trees, side by side.
+"""Before/after: the same kernel workload timed in two source trees, in one process.
 
     python benchmarks/compare.py OLD [NEW]       # trees: a directory holding a `stability`
                                                  # package, or a git revision; NEW defaults
                                                  # to this working tree
-    python benchmarks/compare.py HEAD --rounds 15 --cells defensive/multipolar
+    python benchmarks/compare.py HEAD --rounds 60 --cells defensive/multipolar
 
-Each tree gets a long-lived worker process (its own NUMBA_CACHE_DIR, compiled before timing
-starts). The driver then asks them in turn, OLD, NEW, OLD, NEW, ..., to run the workload once,
-and keeps each one's best time: on a shared machine, alternating short runs sees both trees
-under the same disturbances. The workload is run_batch on the given cells (doctrine/polarity,
-n_states 8, horizon 200, replicates 0..N-1), so records can change between trees (a changed
-random-variate scheme changes them) while the comparison stays one of equal work: the table
-shows system-steps per second, which is what the optimisation log in RESULTS.md quotes.
+Both trees' `stability` packages are copied under two other names and imported side by side
+into one worker process (its own NUMBA_CACHE_DIR, pinned to one CPU, compiled before timing
+starts). Each round runs the workload once with each tree, in the order OLD NEW, then NEW OLD,
+and so on, and the result is the median over rounds of the paired ratio of their speeds, with
+its quartiles. Two batches timed back to back on the same CPU see the same disturbances; an
+earlier version of this script alternated two worker processes and kept each one's best time,
+which on a virtual machine whose speed differs from one process to another, or from one CPU to
+the other, read up to 25% apart for two copies of the same tree.
+
+The workload is run_batch on the given cells (doctrine/polarity, n_states 8, horizon 200,
+replicates 0..N-1), so records can change between trees (a changed random-variate scheme
+changes them) while the comparison stays one of equal work: the table shows system-steps per
+second (from each tree's best round) and says whether the records are identical.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,29 +35,34 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 _WORKER = r"""
-import json, sys, time
-sys.path.insert(0, {tree!r})
+import importlib, json, os, sys, time
 import numpy as np
-import stability
-assert stability.__file__.startswith({tree!r}), stability.__file__
-from stability import params as P
-from stability.model.simulate import run_batch
-cells = {cells!r}
-vs = [P.pack(P.resolve({{"doctrine": d, "polarity": p, "n_states": {n}}}))[None, :]
-      for d, p in cells]
-reps = np.arange({reps})
-for v in vs:
-    run_batch(v, 1, reps[:5])
-print("ready", flush=True)
-for line in sys.stdin:
-    out = []
-    for v in vs:
-        t0 = time.perf_counter()
-        o = run_batch(v, 1, reps)
-        dt = time.perf_counter() - t0
-        t = o["hegemony_time"]
-        out.append([dt, int(np.where(t > 0, t, 200).sum())])
-    print(json.dumps(out), flush=True)
+if {cpu} >= 0:
+    os.sched_setaffinity(0, {{{cpu}}})
+sys.path.insert(0, {root!r})
+cells, n, reps, rounds = {cells!r}, {n}, {reps}, {rounds}
+trees = []
+for name in ("stability_old", "stability_new"):
+    P = importlib.import_module(name + ".params")
+    S = importlib.import_module(name + ".model.simulate")
+    assert S.__file__.startswith({root!r}), S.__file__
+    trees.append((P, S))
+rows = []
+for d, pol in cells:
+    work = [P.pack(P.resolve({{"doctrine": d, "polarity": pol, "n_states": n}}))[None, :]
+            for P, _ in trees]
+    r = np.arange(reps)
+    outs = [S.run_batch(v, 1, r, record_wars=True) for v, (_, S) in zip(work, trees)]
+    same = all(np.array_equal(outs[0][k], outs[1][k]) for k in outs[0])
+    steps = [int(np.where(o["hegemony_time"] > 0, o["hegemony_time"], 200).sum()) for o in outs]
+    times = [[], []]
+    for k in range(rounds):
+        for t in ((0, 1) if k % 2 == 0 else (1, 0)):
+            t0 = time.perf_counter()
+            trees[t][1].run_batch(work[t], 1, r)
+            times[t].append(time.perf_counter() - t0)
+    rows.append({{"steps": steps, "times": times, "same": bool(same)}})
+print(json.dumps(rows), flush=True)
 """
 
 
@@ -71,59 +83,46 @@ def resolve_tree(spec: str, tmp: Path, name: str) -> Path:
     return checkout(spec, target)
 
 
-def start(tree: Path, cells, n, reps, cache: Path):
-    code = _WORKER.format(tree=str(tree), cells=cells, n=n, reps=reps)
-    env = {"NUMBA_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
-    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env, cwd=str(tree))
+def quartiles(values):
+    v = sorted(values)
+    return v[len(v) // 4], v[len(v) // 2], v[(3 * len(v)) // 4]
 
 
-def ready(proc, tree):
-    if proc.stdout.readline().strip() != "ready":
-        raise RuntimeError(f"worker for {tree} failed")
-
-
-def ask(proc):
-    proc.stdin.write("go\n")
-    proc.stdin.flush()
-    return json.loads(proc.stdout.readline())
-
-
-def compare(old: str, new: str, cells, n=8, reps=1000, rounds=10,
-            cache: Path | None = None) -> list[dict]:
-    """Best-of-``rounds`` system-steps per second of each tree on each cell. ``cache``: a
-    directory keeping each tree's compiled kernels between calls (by the tree's path)."""
+def compare(old: str, new: str, cells, n=8, reps=100, rounds=30,
+            cache: Path | None = None, cpu: int = 0) -> list[dict]:
+    """Per cell: the median (and quartiles) over ``rounds`` of the paired speed ratio
+    new / old, each tree's best system-steps per second, and whether the records are
+    identical. ``cache``: a directory keeping the compiled kernels between calls (by the two
+    trees' paths); ``cpu``: the CPU the worker is pinned to (negative: not pinned)."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         trees = {"old": resolve_tree(old, tmp, "old"), "new": resolve_tree(new, tmp, "new")}
-        root = Path(cache) if cache else tmp
-
-        def cache_dir(tree):
-            return root / ("cache" + str(tree).replace("/", "_"))
-
-        procs = {k: start(t, cells, n, reps, cache_dir(t)) for k, t in trees.items()}
-        for k, proc in procs.items():
-            ready(proc, trees[k])
-        best = {k: [float("inf")] * len(cells) for k in procs}
-        steps = {}
-        try:
-            for _ in range(rounds):
-                for k, proc in procs.items():
-                    for c, (dt, s) in enumerate(ask(proc)):
-                        best[k][c] = min(best[k][c], dt)
-                        steps[k, c] = s
-        finally:
-            for proc in procs.values():
-                proc.stdin.close()
-                proc.wait()
+        # the packages must have their own names to be imported side by side; the model's
+        # modules import each other relatively, so a renamed copy is the same code
+        pkgs = tmp / "pkgs"
+        for k, tree in trees.items():
+            shutil.copytree(tree / "stability", pkgs / f"stability_{k}",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        key = "_".join(str(t).replace("/", "_") for t in trees.values())
+        env = {"NUMBA_CACHE_DIR": str(Path(cache) / key if cache else tmp / "cache"),
+               "PATH": "/usr/bin:/bin"}
+        code = _WORKER.format(root=str(pkgs), cells=[tuple(c) for c in cells], n=n, reps=reps,
+                              rounds=rounds, cpu=cpu)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env, cwd=str(tmp))
+        if done.returncode != 0:
+            raise RuntimeError(f"compare worker failed:\n{done.stderr[-3000:]}")
+        results = json.loads(done.stdout.strip().splitlines()[-1])
     rows = []
-    for c, cell in enumerate(cells):
-        old_rate = steps["old", c] / best["old"][c]
-        new_rate = steps["new", c] / best["new"][c]
-        rows.append({"cell": "/".join(cell), "old_steps_per_s": old_rate,
-                     "new_steps_per_s": new_rate, "gain": new_rate / old_rate,
-                     "old_us_per_system": best["old"][c] / reps * 1e6,
-                     "new_us_per_system": best["new"][c] / reps * 1e6})
+    for cell, res in zip(cells, results, strict=True):
+        old_t, new_t = res["times"]
+        q1, med, q3 = quartiles([o / w for o, w in zip(old_t, new_t, strict=True)])
+        rows.append({"cell": "/".join(cell), "gain": med, "gain_q1": q1, "gain_q3": q3,
+                     "old_steps_per_s": res["steps"][0] / min(old_t),
+                     "new_steps_per_s": res["steps"][1] / min(new_t),
+                     "old_us_per_system": min(old_t) / reps * 1e6,
+                     "new_us_per_system": min(new_t) / reps * 1e6,
+                     "identical": res["same"]})
     return rows
 
 
@@ -134,19 +133,24 @@ def main(argv=None) -> int:
     ap.add_argument("--cells", nargs="*", default=["defensive/multipolar",
                                                    "offensive/multipolar"])
     ap.add_argument("--n-states", type=int, default=8)
-    ap.add_argument("--replicates", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--replicates", type=int, default=100,
+                    help="systems per timed batch (keep a batch short: tens of milliseconds)")
+    ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--cache", type=Path, help="keep compiled kernels here between runs")
+    ap.add_argument("--cpu", type=int, default=0,
+                    help="the CPU the worker is pinned to (-1: not pinned)")
     args = ap.parse_args(argv)
     cells = [tuple(c.split("/")) for c in args.cells]
     rows = compare(args.old, args.new, cells, args.n_states, args.replicates, args.rounds,
-                   args.cache)
-    print("| cell | old steps/s | new steps/s | old µs/system | new µs/system | gain |")
-    print("|---|---:|---:|---:|---:|---:|")
+                   args.cache, args.cpu)
+    print("| cell | old steps/s | new steps/s | gain (median of paired ratios) | quartiles "
+          "| records |")
+    print("|---|---:|---:|---:|---|---|")
     for r in rows:
         print(f"| {r['cell']} | {r['old_steps_per_s'] / 1e6:.3f} M | "
-              f"{r['new_steps_per_s'] / 1e6:.3f} M | {r['old_us_per_system']:.1f} | "
-              f"{r['new_us_per_system']:.1f} | {r['gain']:.2f}x |")
+              f"{r['new_steps_per_s'] / 1e6:.3f} M | {r['gain']:.3f}x | "
+              f"{r['gain_q1']:.3f}-{r['gain_q3']:.3f} | "
+              f"{'identical' if r['identical'] else 'differ'} |")
     return 0
 
 
