@@ -1,10 +1,13 @@
 """The compiled kernel and the pure-Python reference produce identical records, bit for bit."""
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 import stability
+from stability.model.phases import float_bits
 
 FIELDS = ("hegemony", "hegemony_time", "hegemon_rank", "survivors", "final_max_share",
           "final_polarity", "wars", "eliminations", "entries", "balancing", "bandwagoning",
@@ -103,11 +106,6 @@ def test_float_bits_orders_non_negative_doubles():
     """The kernel's partner search takes the largest share as the largest float_bits: that is
     only the largest value if the bit patterns of non-negative doubles sort as the values do
     (zero, subnormals and infinity included) and equal bit patterns mean equal values."""
-    import numpy as np
-    from numba import njit
-
-    from stability.model.phases import float_bits
-
     @njit
     def bits(xs):
         out = np.empty(xs.size, dtype=np.int64)

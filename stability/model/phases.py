@@ -96,7 +96,8 @@ def strength(f, i):
 
 @njit(cache=True, inline="always")
 def larger(a, b):
-    """a if a > b else b, as one instruction: Numba compiles max() of two floats to a call."""
+    """a if a > b else b, as one instruction: Numba compiles max() of two floats to a call.
+    (Also used on integers, where a maximum written as a select vectorises.)"""
     return a if a > b else b
 
 
@@ -386,7 +387,7 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
                    & (k_alarms | (tjk >= f[THR, j])) & (sj == sj))
             ok |= np.int64(okj) << j
             b = float_bits(sj) if okj else -1
-            best_bits = b if b > best_bits else best_bits
+            best_bits = larger(b, best_bits)
             catcher |= (((others >> j) & 1) != 0) & (tjk >= tik) & (sj >= si)
         while ok != 0:
             j = trailing_zeros(ok)
