@@ -30,10 +30,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types, uint64
+from numba import njit, uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
-from numba.extending import intrinsic
 
 from .. import params as P
 from .rng import (
@@ -48,6 +46,7 @@ from .rng import (
     PH_WAR_ORDER,
     below_word,
     counter,
+    float_bits,
     key_cache_on_sources,
     normal,
     normal_word,
@@ -70,22 +69,6 @@ NEVER = -(1 << 40)  # "last fought" for pairs that never fought
 # Relative margin of the odds screen in choose_target: rounding moves a computed odds by a
 # few units in the last place (about 1e-15), so a bound 1e-6 below the threshold is safe.
 SCREEN_MARGIN = 1e-6
-
-
-@intrinsic
-def float_bits(typingctx, x):
-    """The bit pattern of a float64 as an int64 (a no-op in machine code).
-
-    For non-negative doubles the order of these integers is the order of the values, and an
-    integer maximum written as a select vectorises where a float one does not (LLVM needs
-    fast-math flags to reorder a float max reduction)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
 
 
 @njit(cache=True, inline="always")

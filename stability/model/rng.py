@@ -33,9 +33,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-from numba import njit, uint64
+from llvmlite import ir
+from numba import njit, types, uint64
 from numba.core.cpu import CPUTargetOptions
 from numba.core.registry import CPUDispatcher
+from numba.extending import intrinsic
 
 # Kernels never allocate, so they are compiled without Numba's reference counting (NRT):
 # with it, every array argument of a compiled call costs two atomic updates, which took about
@@ -117,6 +119,42 @@ def _ziggurat_tables():
 ZIG_X, ZIG_F = _ziggurat_tables()
 
 
+@intrinsic
+def float_bits(typingctx, x):
+    """The bit pattern of a float64 as an int64 (a no-op in machine code).
+
+    For non-negative doubles the order of these integers is the order of the values, and an
+    integer maximum written as a select vectorises where a float one does not (LLVM needs
+    fast-math flags to reorder a float max reduction)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_float(typingctx, b):
+    """The float64 whose bit pattern is the int64 ``b`` (the inverse of float_bits)."""
+    if b != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@njit(inline="always")
+def with_sign_of_bit(x, w):
+    """-x if bit 8 of the word w is set, else x, exactly (IEEE negation flips the sign bit
+    and nothing else), by an integer XOR: written as a select, LLVM compiles it to a jump,
+    which the CPU mispredicts half the time, since the bit is random."""
+    return bits_float(float_bits(x) ^ np.int64((w >> _S8) & _ONE) << 63)
+
+
 @njit(inline="always")
 def mix64(z):
     """SplitMix64 finaliser: a bijection of uint64 with full avalanche."""
@@ -188,7 +226,7 @@ def normal_word(w):
     k = int(w & _LOW8)
     x = unit(w) * ZIG_X[k]
     if x < ZIG_X[k + 1]:  # inside layer k's rectangle: about 98.5% of draws end here
-        return -x if (w >> _S8) & _ONE else x
+        return with_sign_of_bit(x, w)
     return _normal_slow(w)
 
 
