@@ -47,7 +47,8 @@ def test_profile_maps_padded_lines_back(tmp_path):
     model = profile.padded_copy(tmp_path / "src") / "stability" / "model"
     original = Path(profile.ROOT) / "stability" / "model"
     for name, needle in (("phases.py", "def threat("), ("rng.py", "def mix64("),
-                         ("start.py", "def draw_start("), ("simulate.py", "def run_system(")):
+                         ("start.py", "def draw_start("), ("bits.py", "def choose("),
+                         ("simulate.py", "def run_system(")):
         orig_line = next(k for k, t in enumerate(original.joinpath(name).read_text()
                                                  .splitlines(), 1) if t.startswith(needle))
         padded_line = next(k for k, t in enumerate(model.joinpath(name).read_text()

@@ -34,6 +34,7 @@ from numba import njit, uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .. import params as P
+from .bits import choose, float_bits
 from .rng import (
     NO_NRT,
     NORMAL_COUNTERS,
@@ -46,7 +47,6 @@ from .rng import (
     PH_WAR_ORDER,
     below_word,
     counter,
-    float_bits,
     key_cache_on_sources,
     normal,
     normal_word,
@@ -260,14 +260,15 @@ def threat(p, t, ms, f, iv, pact, last, dec, T):
             o = trailing_zeros(rest)
             rest &= rest - 1
             intent |= iv[HOSTILE, o]
-        # every slot, branch-free: T_ii and T_ij of empty slots are never read. The largest
-        # candidate threat by larger() (a short dependency chain from one j to the next, unlike
-        # a compare-and-select of value and index); its lowest slot is found afterwards.
+        # every slot, branch-free (choose(), bits.py): T_ii and T_ij of empty slots are never
+        # read. The largest candidate threat by larger() (a short dependency chain from one j
+        # to the next, unlike a compare-and-select of value and index); its lowest slot is
+        # found afterwards.
         best_t = -1.0
         for j in range(ms):
-            tij = f[S, j] * dec[i, j] * (g1 if (intent >> j) & 1 else g0)
+            tij = f[S, j] * dec[i, j] * choose((intent >> j) & 1, g1, g0)
             T[j, i] = tij
-            best_t = larger(tij if (cand >> j) & 1 else -1.0, best_t)
+            best_t = larger(choose((cand >> j) & 1, tij, -1.0), best_t)
         best = -1
         rest = cand
         while rest != 0:
@@ -289,10 +290,10 @@ def mobilise(p, ms, f, iv):
     top, step = p[P.P_MOB_MAX], p[P.P_MOB_STEP]
     floor = p[P.P_MOB_FLOOR] * top
     for i in range(ms):
-        # selects, not jumps: who is threatened is unpredictable
+        # choose(), not jumps: who is threatened is unpredictable (bits.py)
         mu = f[MU, i]
-        armed = smaller(top, mu + step) if iv[THREATENED, i] != 0 else larger(floor, mu - step)
-        f[MU, i] = armed if iv[ALIVE, i] != 0 else mu
+        armed = choose(iv[THREATENED, i] != 0, smaller(top, mu + step), larger(floor, mu - step))
+        f[MU, i] = choose(iv[ALIVE, i] != 0, armed, mu)
 
 
 @njit(cache=True, inline="always", **NO_NRT)
@@ -380,7 +381,7 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
                 break
         w_bal = math.exp(bw + sw * rel) if partner >= 0 else 0.0
         w_wag = math.exp(wagon - sw * rel + (alone if partner < 0 else 0.0))
-        w_buck = e_buck if catcher else 0.0
+        w_buck = choose(catcher, e_buck, 0.0)
         c1 = w_bal
         c2 = c1 + w_wag
         c3 = c2 + w_buck

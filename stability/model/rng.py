@@ -33,11 +33,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types, uint64
+from numba import njit, uint64
 from numba.core.cpu import CPUTargetOptions
 from numba.core.registry import CPUDispatcher
-from numba.extending import intrinsic
+
+from .bits import bits_float, float_bits
 
 # Kernels never allocate, so they are compiled without Numba's reference counting (NRT):
 # with it, every array argument of a compiled call costs two atomic updates, which took about
@@ -53,7 +53,8 @@ NO_NRT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
 _HERE = Path(__file__).resolve().parent
 MODEL_SOURCES = hashlib.sha256(b"".join(
     (_HERE / name).read_bytes()
-    for name in ("../params.py", "rng.py", "start.py", "phases.py", "simulate.py"))).hexdigest()
+    for name in ("../params.py", "bits.py", "rng.py", "start.py", "phases.py",
+                 "simulate.py"))).hexdigest()
 
 
 def key_cache_on_sources(namespace: dict) -> None:
@@ -117,34 +118,6 @@ def _ziggurat_tables():
 
 
 ZIG_X, ZIG_F = _ziggurat_tables()
-
-
-@intrinsic
-def float_bits(typingctx, x):
-    """The bit pattern of a float64 as an int64 (a no-op in machine code).
-
-    For non-negative doubles the order of these integers is the order of the values, and an
-    integer maximum written as a select vectorises where a float one does not (LLVM needs
-    fast-math flags to reorder a float max reduction)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def bits_float(typingctx, b):
-    """The float64 whose bit pattern is the int64 ``b`` (the inverse of float_bits)."""
-    if b != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
 
 
 @njit(inline="always")
