@@ -453,14 +453,11 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
         defends = iv[PARTNERS, j] & free & ~elig
         dfn = 0.0
         side = defends | (1 << j)
+        full = iv[CHAIN, j] | (1 << j)  # j itself and its chain-ganged partners count fully
         while side != 0:
             d = trailing_zeros(side)
             side &= side - 1
-            if d == j:
-                dfn += 1.0 * (strength(f, d) * dec[d, j])
-            else:
-                weight = 1.0 if (iv[CHAIN, j] >> d) & 1 else rho
-                dfn += weight * (strength(f, d) * dec[d, j])
+            dfn += choose((full >> d) & 1, 1.0, rho) * (strength(f, d) * dec[d, j])
         if sd > 0.0:
             za = normal(rng)
             zd = normal(rng)
@@ -638,58 +635,73 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, d
     bitmasks, then war costs, conquest and elimination follow. Returns the war's size:
     capability destroyed (war costs plus the unadministered part of the conquest)."""
     both = att_side | dfn_side
+    # the loops visit the members of a side only, in ascending slot order (as the reference)
     att = 0.0
+    rest = att_side
+    while rest != 0:
+        q = trailing_zeros(rest)
+        rest &= rest - 1
+        f[BROUGHT, q] = strength(f, q) * dec[q, j]
+        att += f[BROUGHT, q]
     dfn = 0.0
-    for q in range(ms):
-        if (both >> q) & 1:
-            b = strength(f, q) * dec[q, j]
-            f[BROUGHT, q] = b
-            if (att_side >> q) & 1:
-                att += b
-            else:
-                dfn += b
+    rest = dfn_side
+    while rest != 0:
+        q = trailing_zeros(rest)
+        rest &= rest - 1
+        f[BROUGHT, q] = strength(f, q) * dec[q, j]
+        dfn += f[BROUGHT, q]
     pr = odds(p[P.P_OFFENSE] * att, dfn, p[P.P_DECISIVENESS])
     attacker_wins = uniform(rng) < pr
     winners = att_side if attacker_wins else dfn_side
     loser = j if attacker_wins else i
     wc, cs, ae = p[P.P_WAR_COST], p[P.P_CONQUEST], p[P.P_ADMIN]
     size = 0.0
-    for q in range(ms):
-        if (both >> q) & 1:
-            c = wc * f[R, q]
-            f[R, q] = f[R, q] - c
-            size += c
+    rest = both
+    while rest != 0:
+        q = trailing_zeros(rest)
+        rest &= rest - 1
+        c = wc * f[R, q]
+        f[R, q] = f[R, q] - c
+        size += c
+        iv[LASTWAR, q] = t
     loss = cs * f[R, loser]
     f[R, loser] = f[R, loser] - loss
     total_b = 0.0
-    for q in range(ms):
-        if (winners >> q) & 1:
-            total_b += f[BROUGHT, q]
+    rest = winners
+    while rest != 0:
+        q = trailing_zeros(rest)
+        rest &= rest - 1
+        total_b += f[BROUGHT, q]
     gain = ae * loss
-    for q in range(ms):
-        if (winners >> q) & 1:
-            f[R, q] = f[R, q] + gain * f[BROUGHT, q] / total_b
+    rest = winners
+    while rest != 0:
+        q = trailing_zeros(rest)
+        rest &= rest - 1
+        f[R, q] = f[R, q] + gain * f[BROUGHT, q] / total_b
     size += loss - gain
-    for a in range(ms):
-        if (att_side >> a) & 1:
-            for d in range(ms):
-                if (dfn_side >> d) & 1:
-                    last[a, d] = t
-                    last[d, a] = t
-    for q in range(ms):
-        if (both >> q) & 1:
-            iv[LASTWAR, q] = t
+    rest_a = att_side
+    while rest_a != 0:
+        a = trailing_zeros(rest_a)
+        rest_a &= rest_a - 1
+        rest = dfn_side
+        while rest != 0:
+            d = trailing_zeros(rest)
+            rest &= rest - 1
+            last[a, d] = t
+            last[d, a] = t
     tot_r = 0.0
     for s in range(ms):
         if iv[ALIVE, s] != 0:
             tot_r += f[R, s]
-    rest = f[R, loser]
-    if rest < p[P.P_ELIMINATION] * tot_r or rest <= 0.0:
-        kept = ae * rest
-        for q in range(ms):
-            if (winners >> q) & 1:
-                f[R, q] = f[R, q] + kept * f[BROUGHT, q] / total_b
-        size += rest - kept
+    left = f[R, loser]
+    if left < p[P.P_ELIMINATION] * tot_r or left <= 0.0:
+        kept = ae * left
+        rest = winners
+        while rest != 0:
+            q = trailing_zeros(rest)
+            rest &= rest - 1
+            f[R, q] = f[R, q] + kept * f[BROUGHT, q] / total_b
+        size += left - kept
         kill(ms, f, iv, pact, last, loser)
         counts[C_ELIMINATIONS] += 1
     return size
