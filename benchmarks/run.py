@@ -15,9 +15,12 @@ Sections (numbered as in RESULTS.md):
  7. how the cost grows with n_states (fitted exponent) and with the horizon;
  8. first-call compile time, and a second process's time to its first step (compile cache).
 
-Measurement: the machine is shared, so every ratio is measured side by side in one run: the
-things compared are timed alternately, several times, and the best time of each is kept (the
-least disturbed). Targets are checked here and reported PASS/MISS, never asserted by tests
+Measurement: the machine is shared and its speed wanders (on one machine two runs minutes
+apart timed the same kernel 25% apart), so every ratio is measured side by side in one run:
+the things compared are timed in alternating rounds (A B, then B A, ...) and a ratio is the
+median over rounds of the ratio within each round, which a slow drift or a burst of other work
+moves little. Absolute times (sections 1, 2, 7) are the best of a few alternated timings, the
+least disturbed. Targets are checked here and reported PASS/MISS, never asserted by tests
 (tests/test_benchmarks_smoke.py runs these code paths at trivial sizes). Set NUMBA_CACHE_DIR
 to keep compiled kernels out of the source tree.
 """
@@ -64,16 +67,17 @@ TARGETS = {
 class Sizes:
     """How much work each section does."""
 
-    repeats: int = 3              # timings per measurement; the best is kept
+    repeats: int = 3              # timings per absolute measurement; the best is kept
+    rounds: int = 9               # alternating rounds per ratio (median of the round ratios)
     cell_seconds: float = 0.4     # target time of one throughput measurement
     n_states: tuple = (4, 8, 16, 32)
     ref_systems: int = 12         # systems per doctrine for the reference comparison
     count_systems: int = 30       # systems per cell for counting draws (reference)
-    scaling_seconds: float = 3.0  # single-core time of the scaling workload
+    scaling_seconds: float = 2.0  # single-core time of the scaling workload (one round)
     e2e_replicates: int = 166_667  # per cell, 6 cells: 1,000,002 systems
     e2e_sample: float = 0.1       # fraction of the end-to-end work the raw kernel reruns
     e2e_chunk: int = 10_000       # the config's default chunk: `stability run` as users run it
-    e2e_runs: int = 2             # end-to-end runs (the best is kept)
+    e2e_runs: int = 2             # end-to-end runs, each paired with the raw kernel
     e2e_small_chunk: int = 2_500  # one more run with 4x as many tasks (chunk sensitivity)
     memory_replicates: tuple = (100_000, 1_000_000, 10_000_000)
     memory_horizon: int = 10
@@ -83,11 +87,12 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(repeats=2, cell_seconds=0.05, ref_systems=3, count_systems=4,
+QUICK = Sizes(repeats=2, rounds=3, cell_seconds=0.05, ref_systems=3, count_systems=4,
               scaling_seconds=0.5, e2e_replicates=3_000, e2e_sample=0.5, e2e_chunk=500, e2e_runs=1,
               e2e_small_chunk=250,
               memory_replicates=(1_000, 10_000), horizons=(50, 200), horizon_systems=100)
-SMOKE = Sizes(repeats=1, cell_seconds=0.001, n_states=(4, 8), ref_systems=1, count_systems=1,
+SMOKE = Sizes(repeats=1, rounds=2, cell_seconds=0.001, n_states=(4, 8), ref_systems=1,
+              count_systems=1,
               scaling_seconds=0.02, e2e_replicates=20, e2e_sample=0.5, e2e_chunk=10, e2e_runs=1,
               e2e_small_chunk=5,
               memory_replicates=(20, 40), memory_horizon=3, horizons=(5, 10),
@@ -116,6 +121,25 @@ def best_of(jobs: dict, repeats: int) -> dict:
             fn()
             best[k] = min(best[k], time.perf_counter() - t0)
     return best
+
+
+def paired(jobs: dict, rounds: int) -> dict:
+    """Time the jobs in alternating rounds: every job once per round, in the given order in
+    even rounds and reversed in odd ones. Returns each job's times, one per round."""
+    times = {k: [] for k in jobs}
+    order = list(jobs)
+    for r in range(rounds):
+        for k in (order if r % 2 == 0 else order[::-1]):
+            t0 = time.perf_counter()
+            jobs[k]()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
+def round_ratios(num: list, den: list) -> dict:
+    """The median and the quartiles over rounds of num[r] / den[r]."""
+    q = np.percentile(np.asarray(num) / np.asarray(den), [25, 50, 75])
+    return {"median": float(q[1]), "q1": float(q[0]), "q3": float(q[2]), "rounds": len(num)}
 
 
 def python(code: str, env: dict | None = None, timeout: float = 3600,
@@ -279,14 +303,16 @@ def against_yardstick(sizes: Sizes, seed: int = 1) -> list[dict]:
             for v, reps, _ in cells:
                 run_batch(v, seed, reps)
 
-        best = best_of({"kernel": kernel,
+        times = paired({"kernel": kernel,
                         "yardstick": lambda u=u, z=z, s=systems: yardstick(8, s, 200, u, z,
                                                                             seed)},
-                       sizes.repeats)
-        k_ns = best["kernel"] / steps * 1e9
-        y_ns = best["yardstick"] / (systems * 200) * 1e9
-        rows.append({"doctrine": doctrine, "uniforms": u, "normals": z, "kernel_ns": k_ns,
-                     "yardstick_ns": y_ns, "ratio": k_ns / y_ns})
+                       sizes.rounds)
+        k_ns = [t / steps * 1e9 for t in times["kernel"]]
+        y_ns = [t / (systems * 200) * 1e9 for t in times["yardstick"]]
+        r = round_ratios(k_ns, y_ns)
+        rows.append({"doctrine": doctrine, "uniforms": u, "normals": z,
+                     "kernel_ns": float(np.median(k_ns)), "yardstick_ns": float(np.median(y_ns)),
+                     "ratio": r["median"], "q1": r["q1"], "q3": r["q3"], "rounds": r["rounds"]})
     return rows
 
 
@@ -299,35 +325,42 @@ sys.path.insert(0, {root!r})
 from stability import params as P
 from stability.model.simulate import run_batch
 v = P.pack(P.resolve({params!r}))[None, :]
-reps = np.arange({start}, {stop})
-run_batch(v, 1, reps[:2])
+run_batch(v, 1, np.arange(2))
 print("ready", flush=True)
-sys.stdin.readline()
-t0 = time.monotonic()
-run_batch(v, 1, reps)
-t1 = time.monotonic()
-print(json.dumps({{"start": t0, "end": t1}}), flush=True)
+for line in sys.stdin:  # one replicate range per line, until stdin closes
+    start, stop = map(int, line.split())
+    t0 = time.monotonic()
+    run_batch(v, 1, np.arange(start, stop))
+    print(json.dumps({{"start": t0, "end": time.monotonic()}}), flush=True)
 """
 
 
-def _processes(params: dict, parts: list[tuple[int, int]]) -> float:
-    """Wall time of len(parts) worker processes running their replicate ranges at once."""
-    procs = []
-    for start, stop in parts:
-        code = _WORKER.format(root=str(ROOT), params=params, start=start, stop=stop)
-        procs.append(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True, cwd=str(ROOT)))
-    for p in procs:
-        if p.stdout.readline().strip() != "ready":
-            raise RuntimeError("scaling worker failed to start")
-    for p in procs:  # release them together
-        p.stdin.write("go\n")
-        p.stdin.flush()
-    spans = []
-    for p in procs:
-        out, _ = p.communicate(timeout=3600)
-        spans.append(json.loads(out.strip().splitlines()[-1]))
-    return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+class Workers:
+    """Worker processes kept for the whole measurement (as a local Dask cluster keeps its
+    workers), each running the replicate ranges it is sent."""
+
+    def __init__(self, params: dict, count: int):
+        code = _WORKER.format(root=str(ROOT), params=params)
+        self.procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
+                      for _ in range(count)]
+        for p in self.procs:
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("scaling worker failed to start")
+
+    def run(self, parts: list[tuple[int, int]]) -> float:
+        """Wall time of the first len(parts) workers running their ranges at once."""
+        procs = self.procs[:len(parts)]
+        for p, (start, stop) in zip(procs, parts, strict=True):  # release them together
+            p.stdin.write(f"{start} {stop}\n")
+            p.stdin.flush()
+        spans = [json.loads(p.stdout.readline()) for p in procs]
+        return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+
+    def close(self):
+        for p in self.procs:
+            p.stdin.close()
+            p.wait(timeout=60)
 
 
 def scaling(sizes: Sizes, seed: int = 1) -> list[dict]:
@@ -353,15 +386,24 @@ def scaling(sizes: Sizes, seed: int = 1) -> list[dict]:
         for t in ts:
             t.join()
 
-    best = best_of({"1": one_thread, "2": two_threads}, sizes.repeats)
-    rows.append({"mode": "threads (run_batch releases the GIL)", "systems": w,
-                 "one_s": best["1"], "two_s": best["2"], "speedup": best["1"] / best["2"]})
-    best = {"1": math.inf, "2": math.inf}
-    for _ in range(sizes.repeats):
-        best["1"] = min(best["1"], _processes(params, [(0, w)]))
-        best["2"] = min(best["2"], _processes(params, [(0, half), (half, w)]))
-    rows.insert(0, {"mode": "processes (as `stability run` on local Dask)", "systems": w,
-                    "one_s": best["1"], "two_s": best["2"], "speedup": best["1"] / best["2"]})
+    def row(mode, times):
+        r = round_ratios(times["1"], times["2"])
+        return {"mode": mode, "systems": w, "one_s": float(np.median(times["1"])),
+                "two_s": float(np.median(times["2"])), "speedup": r["median"], "q1": r["q1"],
+                "q3": r["q3"], "rounds": r["rounds"]}
+
+    workers = Workers(params, 2)
+    try:
+        times = {"1": [], "2": []}
+        for r in range(sizes.rounds):  # alternating, as paired() does
+            for k in (("1", "2") if r % 2 == 0 else ("2", "1")):
+                parts = [(0, w)] if k == "1" else [(0, half), (half, w)]
+                times[k].append(workers.run(parts))
+    finally:
+        workers.close()
+    rows.append(row("processes (as `stability run` on local Dask)", times))
+    rows.append(row("threads (run_batch releases the GIL)",
+                    paired({"1": one_thread, "2": two_threads}, sizes.rounds)))
     return rows
 
 
@@ -436,28 +478,31 @@ def end_to_end(sizes: Sizes) -> dict:
     200) against the raw kernel on 2 processes, rerunning a sample of the same work."""
     reps = sizes.e2e_replicates
     sample = max(2, int(reps * sizes.e2e_sample)) // 2 * 2
-    # alternate: raw sample, end to end, raw sample, end to end, ...; the best of each
-    kernel = math.inf
+    # alternate: raw sample, end to end, raw sample, end to end, ..., raw sample. Each end-to-end
+    # run is paired with the mean of the raw samples just before and just after it, so a drift
+    # in the machine's speed over the minutes of a run moves both sides of its ratio.
+    raws = [_raw_cells(sample) * reps / sample]
     others = []
     walls = []
     for _ in range(sizes.e2e_runs):
-        kernel = min(kernel, _raw_cells(sample))
         r = stability_run(reps, sizes.e2e_chunk)
         others.append(r["others_cpu"] / r["wall"])
         walls.append(r["wall"])
-    e2e = min(walls)
+        raws.append(_raw_cells(sample) * reps / sample)
+    kernels = [(a + b) / 2 for a, b in zip(raws[:-1], raws[1:], strict=True)]
+    ratios = [k / w for k, w in zip(kernels, walls, strict=True)]
+    e2e = float(np.median(walls))
+    kernel = float(np.median(kernels))
     small = stability_run(reps, sizes.e2e_small_chunk)["wall"]
-    kernel = min(kernel, _raw_cells(sample))
-    kernel_full = kernel * reps / sample
     fixed = stability_run(10, 10)["wall"]  # 60 systems: start-up, cluster, store write
     systems = 6 * reps
     return {"replicates": reps, "systems": systems, "e2e_s": e2e, "runs": sizes.e2e_runs,
-            "walls": walls,
+            "walls": walls, "kernels": kernels, "ratios": ratios,
             "fixed_s": fixed, "others": others, "small_chunk": sizes.e2e_small_chunk,
             "small_chunk_s": small,
-            "kernel_s": kernel_full, "sample": sample, "ratio": kernel_full / e2e,
+            "kernel_s": kernel, "sample": sample, "ratio": float(np.median(ratios)),
             "e2e_systems_per_s": systems / e2e,
-            "kernel_systems_per_s": systems / kernel_full}
+            "kernel_systems_per_s": systems / kernel}
 
 
 _CELLS = """
@@ -602,12 +647,15 @@ def report(res: dict, sizes: Sizes, seconds: float) -> str:
         f"usable); Python {m['python']}, NumPy {m['numpy']}, Numba {m['numba']}. "
         f"Load average at the start: {m['load']}.",
         "",
-        "**Method**: the machine is shared with other work, so every ratio below is measured "
-        f"side by side in this one run: the things compared are timed alternately, "
-        f"{sizes.repeats} times each, and the best time of each is kept (the least "
-        "disturbed). A system-step is one step of one system actually simulated: a run that "
-        "reaches hegemony at step t counts t steps, others the horizon. 'Per core' figures "
-        "come from one thread.",
+        "**Method**: the machine is shared with other work and its speed wanders, so every "
+        "ratio below is measured side by side in this one run: the things compared are timed "
+        f"in {sizes.rounds} alternating rounds (A B, then B A, ...), and the ratio is the "
+        "median over rounds of the ratio within a round, with its quartiles; times beside a "
+        "ratio are medians over the same rounds (section 5, whose runs take minutes, pairs "
+        "each run with the raw kernel run around it). Absolute figures (sections 1, 2, 7) are "
+        f"the best of {sizes.repeats} alternated timings (the least disturbed). A system-step "
+        "is one step of one system actually simulated: a run that reaches hegemony at step t "
+        "counts t steps, others the horizon. 'Per core' figures come from one thread.",
         "",
     ]
     lines += _targets(res) + [""]
@@ -701,20 +749,22 @@ def _sections(res) -> list[str]:
                 "threat pass. The kernel skips some defined draws it can prove irrelevant, so "
                 "the yardstick is a conservative floor.", "",
                 "| doctrine | uniforms/step | normals/step | yardstick ns/step | kernel ns/step "
-                "| kernel / yardstick |", "|---|---:|---:|---:|---:|---:|"]
+                "| kernel / yardstick | quartiles |", "|---|---:|---:|---:|---:|---:|---|"]
         for r in res["yardstick"]:
             out.append(f"| {r['doctrine']} | {r['uniforms']:.1f} | {r['normals']:.1f} | "
-                       f"{r['yardstick_ns']:.0f} | {r['kernel_ns']:.0f} | {r['ratio']:.2f}x |")
+                       f"{r['yardstick_ns']:.0f} | {r['kernel_ns']:.0f} | {r['ratio']:.2f}x | "
+                       f"{r['q1']:.2f}-{r['q3']:.2f} |")
         out.append("")
     if "scaling" in res:
         out += ["## 4. Scaling from 1 to 2 cores (defensive multipolar, n_states 8)", "",
                 "The same replicates on one worker and split over two. `stability run` uses "
-                "worker processes (local Dask, one thread each); threads are shown too.", "",
-                "| mode | systems | 1 core s | 2 cores s | speed-up |",
-                "|---|---:|---:|---:|---:|"]
+                "worker processes (local Dask, one thread each), kept for the whole measurement "
+                "as Dask keeps its workers; threads are shown too.", "",
+                "| mode | systems | 1 core s | 2 cores s | speed-up | quartiles |",
+                "|---|---:|---:|---:|---:|---|"]
         for r in res["scaling"]:
             out.append(f"| {r['mode']} | {r['systems']:,} | {r['one_s']:.2f} | {r['two_s']:.2f} "
-                       f"| {r['speedup']:.2f}x |")
+                       f"| {r['speedup']:.2f}x | {r['q1']:.2f}-{r['q3']:.2f} |")
         out.append("")
     out += ["## 5. End to end: `stability run` against the raw kernel", ""]
     e = res.get("end_to_end")
@@ -728,20 +778,24 @@ def _sections(res) -> list[str]:
                 f"{e['replicates']:,} replicates each: {e['systems']:,} systems, run with "
                 f"`stability run` on local Dask (2 worker processes; {chunk}), "
                 "wall time from the command's start to its exit (start-up, compile-cache load, "
-                f"cluster start and the store write included), best of {e['runs']}. The raw "
-                f"kernel reran replicates 0..{e['sample'] - 1} of each cell on 2 processes "
-                "before and after each end-to-end run (best kept), scaled to the same work.",
+                f"cluster start and the store write included), median of {e['runs']} runs. The "
+                f"raw kernel reran replicates 0..{e['sample'] - 1} of each cell on 2 fresh "
+                "processes before the first end-to-end run and after each, scaled to the same "
+                "work; each end-to-end run is compared with the mean of the raw runs just "
+                "before and after it, and the ratio is the median over runs.",
                 "",
                 "| | wall s | systems/s |", "|---|---:|---:|",
-                f"| `stability run` (best; every run: "
+                f"| `stability run` (median; every run: "
                 f"{', '.join(f'{w:.1f}' for w in e['walls'])} s) | {e['e2e_s']:.1f} | "
                 f"{e['e2e_systems_per_s']:,.0f} |",
-                f"| raw kernel, 2 processes | {e['kernel_s']:.1f} | "
+                f"| raw kernel, 2 processes (median; paired with each run: "
+                f"{', '.join(f'{k:.1f}' for k in e['kernels'])} s) | {e['kernel_s']:.1f} | "
                 f"{e['kernel_systems_per_s']:,.0f} |",
                 f"| `stability run` of 60 systems (its fixed cost) | {e['fixed_s']:.1f} | |",
                 f"| `stability run` with chunk {e['small_chunk']:,} (4x the tasks; one run) | "
                 f"{e['small_chunk_s']:.1f} | {e['systems'] / e['small_chunk_s']:,.0f} |",
-                "", f"End-to-end throughput is {e['ratio']:.1%} of the raw kernel's. The "
+                "", f"End-to-end throughput is {e['ratio']:.1%} of the raw kernel's (every run: "
+                + ", ".join(f"{x:.1%}" for x in e["ratios"]) + "). The "
                 "difference is the run's fixed cost (interpreter and imports, starting the "
                 "local cluster, each worker's imports and compile-cache load, reducing and "
                 "writing the results) plus the scheduling of the tasks.", "",
