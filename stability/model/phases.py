@@ -629,6 +629,30 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     return nwar
 
 
+@njit(cache=True, inline="always")
+def bring(f, dec, side, j):
+    """Each member's war strength against target j (its strength times the loss-of-strength
+    factor), into f[BROUGHT]; returns the side's total, summed in ascending slot order."""
+    total = 0.0
+    rest = side
+    while rest != 0:
+        q = trailing_zeros(rest)
+        rest &= rest - 1
+        f[BROUGHT, q] = strength(f, q) * dec[q, j]
+        total += f[BROUGHT, q]
+    return total
+
+
+@njit(cache=True, inline="always")
+def share_spoils(f, winners, amount, total_b):
+    """The winners share ``amount`` of capability in proportion to the strength they brought."""
+    rest = winners
+    while rest != 0:
+        q = trailing_zeros(rest)
+        rest &= rest - 1
+        f[R, q] = f[R, q] + amount * f[BROUGHT, q] / total_b
+
+
 @njit(cache=True, **NO_NRT)
 def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, dfn_side):
     """The war is fought on true strengths (no misperception) by the sides given as
@@ -636,20 +660,8 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, d
     capability destroyed (war costs plus the unadministered part of the conquest)."""
     both = att_side | dfn_side
     # the loops visit the members of a side only, in ascending slot order (as the reference)
-    att = 0.0
-    rest = att_side
-    while rest != 0:
-        q = trailing_zeros(rest)
-        rest &= rest - 1
-        f[BROUGHT, q] = strength(f, q) * dec[q, j]
-        att += f[BROUGHT, q]
-    dfn = 0.0
-    rest = dfn_side
-    while rest != 0:
-        q = trailing_zeros(rest)
-        rest &= rest - 1
-        f[BROUGHT, q] = strength(f, q) * dec[q, j]
-        dfn += f[BROUGHT, q]
+    att = bring(f, dec, att_side, j)
+    dfn = bring(f, dec, dfn_side, j)
     pr = odds(p[P.P_OFFENSE] * att, dfn, p[P.P_DECISIVENESS])
     attacker_wins = uniform(rng) < pr
     winners = att_side if attacker_wins else dfn_side
@@ -673,11 +685,7 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, d
         rest &= rest - 1
         total_b += f[BROUGHT, q]
     gain = ae * loss
-    rest = winners
-    while rest != 0:
-        q = trailing_zeros(rest)
-        rest &= rest - 1
-        f[R, q] = f[R, q] + gain * f[BROUGHT, q] / total_b
+    share_spoils(f, winners, gain, total_b)
     size += loss - gain
     rest_a = att_side
     while rest_a != 0:
@@ -696,11 +704,7 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, d
     left = f[R, loser]
     if left < p[P.P_ELIMINATION] * tot_r or left <= 0.0:
         kept = ae * left
-        rest = winners
-        while rest != 0:
-            q = trailing_zeros(rest)
-            rest &= rest - 1
-            f[R, q] = f[R, q] + kept * f[BROUGHT, q] / total_b
+        share_spoils(f, winners, kept, total_b)
         size += left - kept
         kill(ms, f, iv, pact, last, loser)
         counts[C_ELIMINATIONS] += 1
