@@ -71,3 +71,14 @@ def test_profile_reads_callgrind_positions(tmp_path):
     hits, events = profile.callgrind_hits(out)
     assert events == ["Ir", "Bc", "Bcm"]
     assert hits == {0x1000: [7, 1, 1], 0x1004: [3, 0, 0]}
+
+
+def test_compare_quartiles_interpolate_as_numpy():
+    """compare.py's median and quartiles of the paired ratios are numpy.percentile's (an
+    even number of rounds has no middle ratio: the median lies between the two)."""
+    import numpy as np
+
+    compare = _load("compare")
+    for values in ([1.0], [1.0, 2.0], [3.0, 1.0, 2.0, 5.0],
+                   list(np.random.default_rng(1).random(30))):
+        assert np.allclose(compare.quartiles(values), np.percentile(values, [25, 50, 75]))
