@@ -228,7 +228,7 @@ def _normal_slow(w):
             break
         s += GOLDEN
         w = mix64(s)  # rejected: start over with the next word
-    return -x if (w >> _S8) & _ONE else x
+    return with_sign_of_bit(x, w)
 
 
 @njit(inline="always")
