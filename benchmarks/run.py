@@ -319,7 +319,7 @@ def against_yardstick(sizes: Sizes, seed: int = 1) -> list[dict]:
 # ---- 4. scaling ------------------------------------------------------------------------------
 
 _WORKER = """
-import json, sys, time
+import sys
 import numpy as np
 sys.path.insert(0, {root!r})
 from stability import params as P
@@ -329,9 +329,8 @@ run_batch(v, 1, np.arange(2))
 print("ready", flush=True)
 for line in sys.stdin:  # one replicate range per line, until stdin closes
     start, stop = map(int, line.split())
-    t0 = time.monotonic()
     run_batch(v, 1, np.arange(start, stop))
-    print(json.dumps({{"start": t0, "end": time.monotonic()}}), flush=True)
+    print("done", flush=True)
 """
 
 
@@ -348,14 +347,15 @@ class Workers:
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError("scaling worker failed to start")
 
-    def run(self, parts: list[tuple[int, int]]) -> float:
-        """Wall time of the first len(parts) workers running their ranges at once."""
+    def run(self, parts: list[tuple[int, int]]) -> None:
+        """The first len(parts) workers run their ranges at once; returns when all are done."""
         procs = self.procs[:len(parts)]
         for p, (start, stop) in zip(procs, parts, strict=True):  # release them together
             p.stdin.write(f"{start} {stop}\n")
             p.stdin.flush()
-        spans = [json.loads(p.stdout.readline()) for p in procs]
-        return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+        for p in procs:
+            if p.stdout.readline().strip() != "done":
+                raise RuntimeError("scaling worker failed")
 
     def close(self):
         for p in self.procs:
@@ -394,11 +394,8 @@ def scaling(sizes: Sizes, seed: int = 1) -> list[dict]:
 
     workers = Workers(params, 2)
     try:
-        times = {"1": [], "2": []}
-        for r in range(sizes.rounds):  # alternating, as paired() does
-            for k in (("1", "2") if r % 2 == 0 else ("2", "1")):
-                parts = [(0, w)] if k == "1" else [(0, half), (half, w)]
-                times[k].append(workers.run(parts))
+        times = paired({"1": lambda: workers.run([(0, w)]),
+                        "2": lambda: workers.run([(0, half), (half, w)])}, sizes.rounds)
     finally:
         workers.close()
     rows.append(row("processes (as `stability run` on local Dask)", times))
