@@ -20,12 +20,13 @@ Two ways to look at the same code:
 
 How: the kernels are compiled afresh with NUMBA_DEBUGINFO=1 from a copy of the package whose
 model files are padded with comment lines (rng.py from line 1001, start.py from 2001,
-bits.py from 3001, phases.py from 5001). Numba labels code inlined into ``run_system`` with
-the caller's file name but the callee's line numbers; the padding makes each line number name
-one file. The child saves the object code and load address of ``run_system``'s library and of
-the batch kernel's (which links in its own copy of ``run_system`` and everything it calls: that
-copy runs when the kernels come from the compile cache); the hits inside them are mapped to
-source lines with `objdump -l`. This is how the hot spots in benchmarks/RESULTS.md were found.
+bits.py from 3001, libm.py from 4001, phases.py from 5001). Numba labels code inlined into
+``run_system`` with the caller's file name but the callee's line numbers; the padding makes
+each line number name one file. The child saves the object code and load address of
+``run_system``'s library and of the batch kernel's (which links in its own copy of
+``run_system`` and everything it calls: that copy runs when the kernels come from the compile
+cache); the hits inside them are mapped to source lines with `objdump -l`. This is how the
+hot spots in benchmarks/RESULTS.md were found.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # In the padded copy, each model file's code starts after this line number (simulate.py is
 # not padded: everything is inlined into it, and its own lines come first).
-PAD = {"rng.py": 1000, "start.py": 2000, "bits.py": 3000, "phases.py": 5000}
+PAD = {"rng.py": 1000, "start.py": 2000, "bits.py": 3000, "libm.py": 4000, "phases.py": 5000}
 # valgrind cannot run AVX-512 code: the callgrind mode compiles for this AVX2 machine model.
 VALGRIND_CPU = {
     "NUMBA_CPU_NAME": "znver2",

@@ -27,13 +27,12 @@ the counter of the counter-based stream, so every later draw is the one it would
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .. import params as P
+from . import libm
 from .bits import choose, float_bits
 from .rng import (
     NO_NRT,
@@ -115,10 +114,10 @@ def odds(a, d, m):
         return 1.0
     if m == 1.0:
         return a / (a + d)
-    z = m * (math.log(a) - math.log(d))
+    z = m * (libm.log(a) - libm.log(d))
     if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
+        return 1.0 / (1.0 + libm.exp(-z))
+    e = libm.exp(z)
     return e / (1.0 + e)
 
 
@@ -135,7 +134,7 @@ def alive_mask(ms, iv):
 def ring_decay(scale, f, i, j):
     """The loss-of-strength factor exp(-d_ij / scale) (Boulding's gradient on the ring)."""
     dx = abs(f[X, i] - f[X, j])
-    return math.exp(-smaller(dx, 1.0 - dx) / scale)
+    return libm.exp(-smaller(dx, 1.0 - dx) / scale)
 
 
 @njit(cache=True, **NO_NRT)
@@ -188,7 +187,7 @@ def growth(p, rng, t, ms, f, iv):
         i = iv[ORDER, k]
         z = normal_word(word(key, c))
         c += uint64(1)
-        f[R, i] = f[R, i] * math.exp(gm + gsd * z - cost * f[MU, i])
+        f[R, i] = f[R, i] * libm.exp(gm + gsd * z - cost * f[MU, i])
     rng[1] = c
 
 
@@ -379,8 +378,8 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
             if float_bits(f[S, j]) == best_bits:
                 partner = j
                 break
-        w_bal = math.exp(bw + sw * rel) if partner >= 0 else 0.0
-        w_wag = math.exp(wagon - sw * rel + (alone if partner < 0 else 0.0))
+        w_bal = libm.exp(bw + sw * rel) if partner >= 0 else 0.0
+        w_wag = libm.exp(wagon - sw * rel + (alone if partner < 0 else 0.0))
         w_buck = choose(catcher, e_buck, 0.0)
         c1 = w_bal
         c2 = c1 + w_wag
@@ -471,8 +470,8 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
             if anticipate:
                 dfn = anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn,
                                             alive & ~elig & ~defends & ~followers)
-            att = att * math.exp(sd * za)
-            dfn = dfn * math.exp(sd * zd)
+            att = att * libm.exp(sd * za)
+            dfn = dfn * libm.exp(sd * zd)
         elif anticipate:
             dfn = anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn,
                                         alive & ~elig & ~defends & ~followers)

@@ -37,6 +37,7 @@ from numba import njit, uint64
 from numba.core.cpu import CPUTargetOptions
 from numba.core.registry import CPUDispatcher
 
+from . import libm
 from .bits import bits_float, float_bits
 
 # Kernels never allocate, so they are compiled without Numba's reference counting (NRT):
@@ -49,12 +50,14 @@ NO_NRT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
 # kernels compile code from the other model modules into themselves (every phase is inlined
 # into the step loop), and the packed-parameter layout of params.py into constants. After an
 # edit of rng.py alone, say, the cache would hand back stale kernels without a word. So every
-# cached kernel's key also carries a hash of all these sources (key_cache_on_sources).
+# cached kernel's key also carries a hash of all these sources (key_cache_on_sources), and
+# whether exp and log are called directly (libm.DIRECT: code compiled one way cannot be
+# loaded the other).
 _HERE = Path(__file__).resolve().parent
 MODEL_SOURCES = hashlib.sha256(b"".join(
     (_HERE / name).read_bytes()
-    for name in ("../params.py", "bits.py", "rng.py", "start.py", "phases.py",
-                 "simulate.py"))).hexdigest()
+    for name in ("../params.py", "bits.py", "libm.py", "rng.py", "start.py", "phases.py",
+                 "simulate.py")) + (b"libm.DIRECT" if libm.DIRECT else b"")).hexdigest()
 
 
 def key_cache_on_sources(namespace: dict) -> None:
@@ -215,16 +218,16 @@ def _normal_slow(w):
         if k == 0:  # the tail beyond ZIG_R (Marsaglia 1964)
             while True:
                 s += GOLDEN
-                a = -math.log(1.0 - unit(mix64(s))) / ZIG_R
+                a = -libm.log(1.0 - unit(mix64(s))) / ZIG_R
                 s += GOLDEN
-                b = -math.log(1.0 - unit(mix64(s)))
+                b = -libm.log(1.0 - unit(mix64(s)))
                 if b + b > a * a:
                     break
             x = ZIG_R + a
             break
         s += GOLDEN
         y = ZIG_F[k] + unit(mix64(s)) * (ZIG_F[k + 1] - ZIG_F[k])
-        if y < math.exp(-0.5 * x * x):  # under the density: a wedge point
+        if y < libm.exp(-0.5 * x * x):  # under the density: a wedge point
             break
         s += GOLDEN
         w = mix64(s)  # rejected: start over with the next word

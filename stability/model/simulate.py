@@ -7,12 +7,11 @@ the GIL so that a caller's threads or processes provide the parallelism.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 from .. import params as P
+from . import libm
 from . import phases as ph
 from .rng import NO_NRT, key_cache_on_sources, stream_key
 from .start import classify, draw_start
@@ -56,7 +55,7 @@ def run_system(p, rng, f, iv, pact, last, dec, T, counts, sizes, runs, row, nwar
     ph.set_all_decays(p, ms, f, dec)
     horizon = int(p[P.P_HORIZON])
     alliances = p[P.P_ALLIANCES] != 0.0
-    e_buck = math.exp(p[P.P_BUCKPASS_W])
+    e_buck = libm.exp(p[P.P_BUCKPASS_W])
     winner = -1
     t_end = horizon
     for t in range(1, horizon + 1):

@@ -14,12 +14,11 @@ feasibility. docs/model.md states this.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 from .. import params as P
+from . import libm
 from .rng import (
     NO_NRT,
     PH_START,
@@ -119,8 +118,8 @@ def _minors_fail(rng, m, rest, bound):
         prod *= y
         ymin = y if y < ymin else ymin  # not min(): Numba compiles that to a call
     if prod > 1e-300:
-        esum = -math.log(prod)
-        if esum > 1e-3 and rest * -math.log(ymin) >= bound * esum * (1.0 + 1e-9):
+        esum = -libm.log(prod)
+        if esum > 1e-3 and rest * -libm.log(ymin) >= bound * esum * (1.0 + 1e-9):
             return True
     rng[1] = start
     return False
@@ -161,7 +160,7 @@ def sample_shares(p, rng, n, out):
                 continue
             esum = 0.0
             for i in range(k, n):
-                out[i] = -math.log(1.0 - uniform(rng))
+                out[i] = -libm.log(1.0 - uniform(rng))
                 esum += out[i]
             ok = True
             for i in range(k, n):
