@@ -25,7 +25,6 @@ cannot be loaded the other.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import math
 import platform
 
@@ -45,7 +44,7 @@ def _find_direct() -> dict | None:
     if platform.system() != "Linux" or platform.machine() != "x86_64":
         return None
     try:
-        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        libm = ctypes.CDLL("libm.so.6")  # glibc's name for it (find_library runs ldconfig)
         dlvsym = ctypes.CDLL(None).dlvsym
     except (OSError, AttributeError):
         return None
