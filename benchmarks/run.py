@@ -96,7 +96,7 @@ SMOKE = Sizes(repeats=1, rounds=2, cell_seconds=0.001, n_states=(4, 8), ref_syst
               scaling_seconds=0.02, e2e_replicates=20, e2e_sample=0.5, e2e_chunk=10, e2e_runs=1,
               e2e_small_chunk=5,
               memory_replicates=(20, 40), memory_horizon=3, horizons=(5, 10),
-              horizon_systems=4, jit=False)
+              horizon_systems=4)
 
 
 # ---- helpers ---------------------------------------------------------------------------------

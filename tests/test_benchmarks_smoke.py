@@ -27,9 +27,11 @@ def test_benchmark_suite_runs(tmp_path):
     assert all(r["identical"] for r in res["reference"])
     assert {r["doctrine"] for r in res["yardstick"]} == {"defensive", "offensive"}
     assert len(res["throughput"]) == len(run.SMOKE.n_states) * 6
-    # the step loop, most of the first compile's time, is compiled once (a literal argument
-    # once made Numba compile a second, unused version: 83 s instead of 44 s)
+    # section 8 compiles from an empty cache: the step loop, most of the first compile's time,
+    # is compiled once (a literal argument once made Numba compile a second, unused copy: the
+    # first compile took 80-87 s instead of 44-53 s)
     assert res["jit"]["cold_run_system_compiles"] == 1
+    assert "## 8. Compile time" in text
     if run.experiment_layer():
         assert res["end_to_end"]["systems"] == 6 * run.SMOKE.e2e_replicates
         assert [m["replicates"] for m in res["memory"]] == list(run.SMOKE.memory_replicates)
