@@ -115,7 +115,7 @@ def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs):
     perm = np.zeros(slots, dtype=np.int64)
     rng = np.zeros(2, dtype=np.uint64)
     # np.int64(0), not 0: typing the call with the literal 0 first compiled a second run_system
-    # for Literal[int](0), as long as the one used (the first compile took 83 s instead of 44 s)
+    # for Literal[int](0), as long as the one used (the first compile took 80-87 s, not 44-53 s)
     nwar = np.int64(0)
     shared = pmat.shape[0] == 1
     for row in range(reps.size):
