@@ -604,9 +604,19 @@ from stability.model import simulate
 t1 = time.monotonic()
 simulate.run_batch(P.pack(P.resolve({}))[None, :], 1, np.arange(1))
 t2 = time.monotonic()
-# versions of the step loop compiled by this process (0 when loaded from the cache)
+# Compiling the step loop types every kernel it calls, whatever path the run takes. A kernel
+# typed for a literal argument (Literal[int](0)) is compiled a second time beside its int64
+# copy; these are counted when compiled, not when loaded from the cache.
+from numba import types
+from numba.core.registry import CPUDispatcher
+from stability.model import bits, libm, phases, rng, start
+literal = [f"{m.__name__}.{name}{sig}"
+           for m in (bits, libm, phases, rng, simulate, start)
+           for name, obj in vars(m).items() if isinstance(obj, CPUDispatcher)
+           for sig in obj.signatures if any(isinstance(a, types.Literal) for a in sig)]
 print(json.dumps({"import": t1 - t0, "first_batch": t2 - t1,
-                  "run_system_compiles": len(simulate.run_system.overloads)}))
+                  "run_system_compiles": len(simulate.run_system.overloads),
+                  "literal_compiles": literal}))
 """
 
 
@@ -625,6 +635,7 @@ def compile_times() -> dict:
             warm_walls.append(time.monotonic() - t0)
     return {"cold_compile_s": cold["first_batch"], "cold_wall_s": cold_wall,
             "cold_run_system_compiles": cold["run_system_compiles"],
+            "cold_literal_compiles": cold["literal_compiles"],
             "warm_first_batch_s": warm["first_batch"], "warm_import_s": warm["import"],
             "warm_wall_s": min(warm_walls)}
 
@@ -854,7 +865,10 @@ def _sections(res) -> list[str]:
                 f"{j['warm_first_batch_s']:.2f} | {j['warm_wall_s']:.2f} |", "",
                 f"The first process compiled the step loop (`run_system`) "
                 f"{j['cold_run_system_compiles']} time(s); once is right, and most of the "
-                "compile time is that one function, into which every phase is inlined.", ""]
+                "compile time is that one function, into which every phase is inlined. "
+                "Kernels also compiled for a literal argument (a second copy each): "
+                + (", ".join(f"`{k}`" for k in j["cold_literal_compiles"]) or "none") + ".",
+                ""]
     return out
 
 

@@ -31,6 +31,8 @@ def test_benchmark_suite_runs(tmp_path):
     # is compiled once (a literal argument once made Numba compile a second, unused copy: the
     # first compile took 80-87 s instead of 44-53 s)
     assert res["jit"]["cold_run_system_compiles"] == 1
+    # nor is any kernel compiled for a literal argument beside its int64 copy (set_decay was)
+    assert res["jit"]["cold_literal_compiles"] == []
     assert "## 8. Compile time" in text
     if run.experiment_layer():
         assert res["end_to_end"]["systems"] == 6 * run.SMOKE.e2e_replicates

@@ -720,7 +720,8 @@ def entry(p, rng, t, ms, f, iv, dec, counts):
     set_phase(rng, t, PH_ENTRY)
     if uniform(rng) >= rate:
         return
-    slot = -1
+    # np.int64, not the literal -1: Numba would also compile set_decay for Literal[int](-1)
+    slot = np.int64(-1)
     tot_r = 0.0
     n = 0
     for s in range(ms):
