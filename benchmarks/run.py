@@ -429,18 +429,21 @@ scheduler = "local"
 SWEEP6 = 'polarity = ["unipolar", "bipolar", "multipolar"]\ndoctrine = ["defensive", "offensive"]'
 
 _MEASURE = """
-import json, resource, subprocess, sys, time
+import json, re, resource, subprocess, sys, time
 t0 = time.monotonic()
 p = subprocess.run([sys.executable, "-c",
                     "import sys; from stability.cli import main; sys.exit(main(sys.argv[1:]))",
-                    "run", {config!r}, "--quiet", "--overwrite"], capture_output=True, text=True)
+                    "run", {config!r}, "--overwrite"], capture_output=True, text=True)
 wall = time.monotonic() - t0
 if p.returncode:
     sys.stderr.write(p.stdout + p.stderr)
     sys.exit(1)
 use = resource.getrusage(resource.RUSAGE_CHILDREN)
+# the run's own account: the CPU time its workers' threads spent in the kernel
+m = re.search(r": ([0-9.]+) s of CPU time in the kernel", p.stderr)
 print(json.dumps({{"wall": wall, "maxrss_kib": use.ru_maxrss,
-                  "cpu": use.ru_utime + use.ru_stime}}))
+                  "cpu": use.ru_utime + use.ru_stime,
+                  "kernel_cpu": float(m.group(1)) if m else None}}))
 """
 
 
@@ -481,10 +484,13 @@ def end_to_end(sizes: Sizes) -> dict:
     raws = [_raw_cells(sample) * reps / sample]
     others = []
     walls = []
+    inside = []  # the kernel's share of the 2 cores over the run, by the run's own account
     for _ in range(sizes.e2e_runs):
         r = stability_run(reps, sizes.e2e_chunk)
         others.append(r["others_cpu"] / r["wall"])
         walls.append(r["wall"])
+        inside.append(r["kernel_cpu"] / (2 * r["wall"]) if r["kernel_cpu"] is not None
+                      else math.nan)
         raws.append(_raw_cells(sample) * reps / sample)
     kernels = [(a + b) / 2 for a, b in zip(raws[:-1], raws[1:], strict=True)]
     ratios = [k / w for k, w in zip(kernels, walls, strict=True)]
@@ -495,7 +501,8 @@ def end_to_end(sizes: Sizes) -> dict:
     systems = 6 * reps
     return {"replicates": reps, "systems": systems, "e2e_s": e2e, "runs": sizes.e2e_runs,
             "walls": walls, "kernels": kernels, "ratios": ratios,
-            "fixed_s": fixed, "others": others, "small_chunk": sizes.e2e_small_chunk,
+            "fixed_s": fixed, "others": others, "inside": inside,
+            "small_chunk": sizes.e2e_small_chunk,
             "small_chunk_s": small,
             "kernel_s": kernel, "sample": sample, "ratio": float(np.median(ratios)),
             "e2e_systems_per_s": systems / e2e,
@@ -810,6 +817,11 @@ def _sections(res) -> list[str]:
                 "difference is the run's fixed cost (interpreter and imports, starting the "
                 "local cluster, each worker's imports and compile-cache load, reducing and "
                 "writing the results) plus the scheduling of the tasks.", "",
+                "The runs' own account agrees: their workers' threads spent "
+                + ", ".join(f"{x:.1%}" for x in e["inside"])
+                + " of the two cores' time over each run's wall time in the kernel (CPU time "
+                "inside `run_batch`, which `stability run` reports; the rest went to start-up, "
+                "Dask, the reduction, other processes, and cores left idle).", "",
                 "Other processes on the machine used on average "
                 + ", ".join(f"{x:.2f}" for x in e["others"])
                 + " cores during the end-to-end run(s) (from /proc/stat, less the run's own "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import dask.array as da
 import numpy as np
@@ -48,8 +49,15 @@ def test_reduction_ignores_completion_order(small_config, reference, same_result
     plan = make_plan(small_config(**CHANGES))
     totals = Totals(plan)
     tasks = plan.tasks()
+    kernel = []
     for task in reversed(tasks):
-        totals.add(task, run_task(plan, task))
+        t0 = time.thread_time()
+        stats = run_task(plan, task)
+        # the kernel's CPU time is reported, and is part of the task's own
+        assert 0.0 < stats.kernel_s <= time.thread_time() - t0
+        kernel.append(stats.kernel_s)
+        totals.add(task, stats)
+    assert totals.kernel_s == pytest.approx(sum(kernel))
     ds = build_dataset(plan, totals)
     ds.attrs = reference.attrs
     same_results(ds, reference)

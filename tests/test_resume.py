@@ -162,7 +162,13 @@ def test_interrupted_run_is_kept_guarded_and_resumed(tmp_path, capsys, same_resu
     assert "NO" in capsys.readouterr().out
 
     assert main(["run", str(cfg), "--out", str(out), "--resume"]) == 0
-    assert RESUMED.search(capsys.readouterr().err).groups() == ("5", "48", "43")
+    err = capsys.readouterr().err
+    assert RESUMED.search(err).groups() == ("5", "48", "43")
+    # the tasks computed by this run only, and the kernel's CPU time within their wall time
+    computed = re.search(r"(\d+) task\(s\) computed in ([0-9.]+) s on sync \(1 worker\): "
+                         r"([0-9.]+) s of CPU time in the kernel", err)
+    assert computed and computed.group(1) == "43"
+    assert float(computed.group(3)) <= float(computed.group(2)) + 0.05  # wall to 0.1 s
     same_results(stability.open_results(out), reference)
     # A finished store: --resume returns it as it is.
     created = stability.open_results(out).attrs["created"]

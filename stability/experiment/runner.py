@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import re
+import time
 from collections.abc import Callable
 
 import xarray as xr
@@ -69,8 +70,14 @@ def run(cfg: Config | str | os.PathLike, *, out: str | os.PathLike | None = None
             if resumed:
                 log(f"resumed: {len(done)} of {total} tasks already done, "
                     f"{total - len(done)} to compute ({ck.root})")
+            started = time.monotonic()
+            computed = totals.tasks_done
             totals = execute(plan, executor, progress=progress, on_result=ck.save,
                              skip=frozenset(done), totals=totals)
+            # how much of the workers' time the simulation got (the rest: start-up, Dask)
+            log(f"{totals.tasks_done - computed} task(s) computed in "
+                f"{time.monotonic() - started:.1f} s on {executor.describe()}: "
+                f"{totals.kernel_s:.2f} s of CPU time in the kernel")
             ds = build_dataset(plan, totals)
             ds.attrs.update(store.provenance(cfg))
             try:

@@ -23,6 +23,7 @@ Outcome of a run (MODEL.md section 7) -> statistic:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -69,11 +70,17 @@ class Task:
 
 @dataclass
 class TaskStats:
-    """A task's statistics: per-cell arrays with a leading axis over the group's cells."""
+    """A task's statistics: per-cell arrays with a leading axis over the group's cells.
+
+    ``kernel_s`` is the CPU time the task's thread spent in the kernel (``run_batch``; a
+    fresh worker's first call includes loading or compiling it): it tells how much of the
+    workers' time the simulation got, and is not part of the results (nor of checkpoints).
+    """
 
     task_id: int
     counts: dict[str, np.ndarray]
     joint: dict[str, np.ndarray] = field(default_factory=dict)
+    kernel_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -236,12 +243,18 @@ def run_task(plan: Plan, task: Task) -> TaskStats:
     cells = plan.groups[task.group]
     per_cell = []
     won = np.empty((cells.size, reps.size), dtype=bool)
+    kernel_s = 0.0
     for k, cell in enumerate(cells):
-        out = run_batch(parameter_rows(plan, int(cell), reps), plan.seed, reps)
+        pmat = parameter_rows(plan, int(cell), reps)
+        # this thread's CPU time, not the wall clock: time the worker was preempted (by
+        # Dask's own threads, or other processes) is not the kernel's
+        t0 = time.thread_time()
+        out = run_batch(pmat, plan.seed, reps)
+        kernel_s += time.thread_time() - t0
         per_cell.append(reduce_runs(out, plan.horizon, plan.ranks))
         won[k] = out["hegemony"]
     counts = {name: np.stack([c[name] for c in per_cell]) for name in per_cell[0]}
-    return TaskStats(task.task_id, counts, _joint(plan, won))
+    return TaskStats(task.task_id, counts, _joint(plan, won), kernel_s)
 
 
 def reduce_runs(out: dict, horizon: int, ranks: int) -> dict[str, np.ndarray]:
@@ -294,6 +307,7 @@ class Totals:
         self.counts: dict[str, np.ndarray] | None = None
         self.joint: dict[str, np.ndarray] = {}
         self.tasks_done = 0
+        self.kernel_s = 0.0  # CPU time in the kernel of the tasks added (none from checkpoints)
         for dim in plan.contrasts:
             i = plan.dims.index(dim)
             others = [len(c) for d, c in zip(plan.dims, plan.coords, strict=True) if d != dim]
@@ -316,6 +330,7 @@ class Totals:
                               for d in self.plan.dims if d != dim)
                 self.joint[dim][index] += table
         self.tasks_done += 1
+        self.kernel_s += stats.kernel_s
 
 
 # ---- the dataset ----------------------------------------------------------------------------
