@@ -191,6 +191,20 @@ def test_console_script_has_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.timeout(120)
+def test_the_driver_of_a_local_run_never_imports_numba(tmp_path):
+    """Only the workers run kernels. Importing Numba would cost the driver ~0.5 s before the
+    cluster starts and ~0.2 s at exit, on every run."""
+    cfg = _config(tmp_path, GOOD.replace('"sync"', '"local"\nworkers = 1'))
+    code = ("import sys; from stability.cli import main; "
+            f"rc = main(['run', {str(cfg)!r}, '--quiet', '--out', {str(tmp_path / 'o.zarr')!r}]); "
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] == 'numba')[:3])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=110)
+    assert proc.stdout.split("\n")[-2] == "0 []", proc.stderr[-2000:]
+    assert stability.open_results(tmp_path / "o.zarr")["n_runs"].sum() == 4 * 40
+
+
 class _Terminal(io.StringIO):
     def isatty(self):
         return True

@@ -217,56 +217,6 @@ def draw_start(p, rng, r, x, rev, rank, scratch, perm):
 
 # ---- validation, outside the kernels ---------------------------------------------------------
 
-def check_feasible(res: dict) -> None:
-    """Reject polarity requests no start can satisfy (ValueError naming the parameter)."""
-    pol, n = res["polarity"], res["n_states"]
-    need = {"unipolar": 4, "bipolar": 3, "multipolar": 3}[pol]
-    if n < need:
-        raise ValueError(f"parameter 'n_states': a {pol} start needs at least {need} states, "
-                         f"got {n}")
-    if pol == "multipolar" and res["multipolar_poles"][0] > n:
-        raise ValueError(f"parameter 'multipolar_poles': at least {res['multipolar_poles'][0]} "
-                         f"poles cannot fit in n_states = {n}")
-    # Look for one feasible pole configuration on a grid over the ranges (equal pole
-    # weights are the most favourable multipolar case): the sampler conditions on feasibility
-    # and would otherwise search forever.
-    grid = np.linspace(0.0, 1.0, 21)
-    ratio, pmin, hthr = res["pole_ratio"], res["pole_min_share"], res["hegemony_threshold"]
-
-    def feasible(poles, rest, m, unipolar):
-        top, low = max(poles), min(poles)
-        if top >= hthr or any(q < ratio * top or q < pmin for q in poles):
-            return False
-        if m == 0:
-            return rest <= 1e-12
-        bound = min(low, max(ratio * top, pmin))
-        if unipolar:
-            bound = min(bound, 0.5 * top)
-        return m * bound > rest
-
-    def span(name):
-        lo, hi = res[name]
-        return [lo + (hi - lo) * g for g in grid]
-
-    if pol == "unipolar":
-        ok = any(feasible([s], 1 - s, n - 1, True) for s in span("unipolar_share"))
-        names = "unipolar_share"
-    elif pol == "bipolar":
-        ok = any(feasible([t * f, t * (1 - f)], 1 - t, n - 2, False)
-                 for t in span("bipolar_share") for f in span("bipolar_split"))
-        names = "bipolar_share/bipolar_split"
-    else:
-        klo, khi = res["multipolar_poles"][0], min(res["multipolar_poles"][1], n)
-        ok = any(feasible([(1.0 if k == n else t) / k] * k, 0.0 if k == n else 1 - t, n - k,
-                          False)
-                 for k in range(klo, khi + 1) for t in span("multipolar_share"))
-        names = "multipolar_share/multipolar_poles"
-    if not ok:
-        raise ValueError(f"parameter '{names}': no {pol} start with n_states = {n} fits these "
-                         f"ranges (minor states must stay below the poles, pole_ratio = {ratio:g},"
-                         f" pole_min_share = {pmin:g}, hegemony_threshold = {hthr:g})")
-
-
 @njit(cache=True, nogil=True)
 def _draw_starts(pmat, seed, reps, shares):
     r = np.zeros(P.MAX_SLOTS)
