@@ -432,7 +432,7 @@ _MEASURE = """
 import json, re, resource, subprocess, sys, time
 t0 = time.monotonic()
 p = subprocess.run([sys.executable, "-c",
-                    "import sys; from stability.cli import main; sys.exit(main(sys.argv[1:]))",
+                    "from stability.cli import console; console()",
                     "run", {config!r}, "--overwrite"], capture_output=True, text=True)
 wall = time.monotonic() - t0
 if p.returncode:
