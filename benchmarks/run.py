@@ -817,11 +817,15 @@ def _sections(res) -> list[str]:
                 "difference is the run's fixed cost (interpreter and imports, starting the "
                 "local cluster, each worker's imports and compile-cache load, reducing and "
                 "writing the results) plus the scheduling of the tasks.", "",
-                "The runs' own account agrees: their workers' threads spent "
+                "By the runs' own account, their workers' threads spent "
                 + ", ".join(f"{x:.1%}" for x in e["inside"])
                 + " of the two cores' time over each run's wall time in the kernel (CPU time "
                 "inside `run_batch`, which `stability run` reports; the rest went to start-up, "
-                "Dask, the reduction, other processes, and cores left idle).", "",
+                "Dask, the reduction, other processes, and cores left idle). That share is "
+                "measured within the run itself: a machine that runs slower for a while slows the "
+                "kernel and the run alike, whereas it moves the ratio above, whose raw kernel "
+                "and end-to-end runs are timed at different moments (CPU time taken by the "
+                "hypervisor or other processes still lowers it).", "",
                 "Other processes on the machine used on average "
                 + ", ".join(f"{x:.2f}" for x in e["others"])
                 + " cores during the end-to-end run(s) (from /proc/stat, less the run's own "
