@@ -686,17 +686,30 @@ def report(res: dict, sizes: Sizes, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _down(x: float, digits: int) -> float:
+    # the 1e-9 keeps products such as 0.57 * 100 = 56.99999999999999 from losing a digit
+    return math.floor(x * 10**digits + 1e-9) / 10**digits
+
+
+def _up(x: float, digits: int) -> float:
+    return math.ceil(x * 10**digits - 1e-9) / 10**digits
+
+
 def _targets(res) -> list[str]:
+    # Figures here are rounded toward missing their target, so that a figure shown as meeting
+    # it does (a speed-up of 1.7996x was once shown as 1.80x beside MISS).
     rows = ["## Targets (issue 5)", "", "| target | measured | verdict |", "|---|---|---|"]
     if "yardstick" in res:
         worst = max(r["ratio"] for r in res["yardstick"])
         rows.append(f"| kernel within {TARGETS['yardstick']}x of the yardstick (n_states 8) | "
-                    + ", ".join(f"{r['doctrine']} {r['ratio']:.2f}x" for r in res["yardstick"])
+                    + ", ".join(f"{r['doctrine']} {_up(r['ratio'], 2):.2f}x"
+                                for r in res["yardstick"])
                     + f" | {verdict(worst <= TARGETS['yardstick'])} |")
     if "scaling" in res:
         proc = res["scaling"][0]
         rows.append(f"| at least {TARGETS['scaling']}x from 1 to 2 cores | "
-                    f"{proc['speedup']:.2f}x (processes), {res['scaling'][1]['speedup']:.2f}x "
+                    f"{_down(proc['speedup'], 2):.2f}x (processes), "
+                    f"{_down(res['scaling'][1]['speedup'], 2):.2f}x "
                     f"(threads) | {verdict(proc['speedup'] >= TARGETS['scaling'])} |")
     e = res.get("end_to_end")
     if e is None:
@@ -708,12 +721,13 @@ def _targets(res) -> list[str]:
         # ratio measured on a run of nearly a minute is if anything conservative.
         long_enough = e["e2e_s"] >= 45 or e["kernel_s"] >= 45
         rows.append(f"| end-to-end throughput >= {TARGETS['end_to_end']:.0%} of the raw kernel "
-                    f"(runs of a minute or more) | {e['ratio']:.1%} over {e['e2e_s']:.1f} s | "
+                    f"(runs of a minute or more) | {_down(e['ratio'], 3):.1%} over "
+                    f"{e['e2e_s']:.1f} s | "
                     f"{verdict(e['ratio'] >= TARGETS['end_to_end']) if long_enough else 'n/a'}"
                     f"{'' if long_enough else ' (run shorter than a minute)'} |")
         million = e["systems"] >= 1_000_000
         rows.append(f"| 1,000,000 systems (n_states 8, horizon 200) end to end in under "
-                    f"a minute | {e['systems']:,} systems in {e['e2e_s']:.1f} s | "
+                    f"a minute | {e['systems']:,} systems in {_up(e['e2e_s'], 1):.1f} s | "
                     f"{verdict(e['e2e_s'] < TARGETS['million_s']) if million else 'n/a'} |")
     mem = res.get("memory")
     if mem:
@@ -721,12 +735,12 @@ def _targets(res) -> list[str]:
         span = f"{mem[0]['replicates']:.0e} to {mem[-1]['replicates']:.0e}"
         full = mem[0]["replicates"] <= 100_000 and mem[-1]["replicates"] >= 10_000_000
         rows.append(f"| peak memory at most {TARGETS['memory']}x from 1e5 to 1e7 replicates | "
-                    f"{ratio:.2f}x ({span}) | "
+                    f"{_up(ratio, 2):.2f}x ({span}) | "
                     f"{verdict(ratio <= TARGETS['memory']) if full else 'n/a'} |")
     j = res.get("jit")
     if j:
         rows.append(f"| a second process reaches its first step in under "
-                    f"{TARGETS['second_start_s']:.0f} s | {j['warm_wall_s']:.2f} s | "
+                    f"{TARGETS['second_start_s']:.0f} s | {_up(j['warm_wall_s'], 2):.2f} s | "
                     f"{verdict(j['warm_wall_s'] < TARGETS['second_start_s'])} |")
     return rows
 
