@@ -215,7 +215,7 @@ def draw_start(p, rng, r, x, rev, rank, scratch, perm):
     return n
 
 
-# ---- validation, outside the kernels ---------------------------------------------------------
+# ---- the starting shares alone (for analysis; the polarity checks are in params.py) -----------
 
 @njit(cache=True, nogil=True)
 def _draw_starts(pmat, seed, reps, shares):
