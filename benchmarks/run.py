@@ -616,11 +616,13 @@ t2 = time.monotonic()
 # Compiling the step loop types every kernel it calls, whatever path the run takes. A kernel
 # typed for a literal argument (Literal[int](0)) is compiled a second time beside its int64
 # copy; these are counted when compiled, not when loaded from the cache.
+import sys
 from numba import types
 from numba.core.registry import CPUDispatcher
-from stability.model import bits, libm, phases, rng, start
+# every model module the run imported, so that a new one cannot be left out of the check
+models = [m for n, m in list(sys.modules.items()) if n.startswith("stability.model.")]
 literal = [f"{m.__name__}.{name}{sig}"
-           for m in (bits, libm, phases, rng, simulate, start)
+           for m in models
            for name, obj in vars(m).items() if isinstance(obj, CPUDispatcher)
            for sig in obj.signatures if any(isinstance(a, types.Literal) for a in sig)]
 print(json.dumps({"import": t1 - t0, "first_batch": t2 - t1,
