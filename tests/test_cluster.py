@@ -100,10 +100,13 @@ def test_local_workers_run_quiet_and_are_gone_when_run_returns(tmp_path, numba_c
     @contextlib.contextmanager
     def spy(*args, **kwargs):
         with make_client(*args, **kwargs) as executor:
+            keys = list(C.LOCAL_CONFIG)  # not C itself: the workers would import its module
             seen["config"] = executor.client.run(
-                lambda: {key: dask.config.get(key) for key in C.LOCAL_CONFIG})
+                lambda: {key: dask.config.get(key) for key in keys})
             seen["pids"] = executor.client.run(os.getpid)
             yield executor
+            seen["modules"] = executor.client.run(
+                lambda: sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "xarray"}))
 
     cfg = _config(tmp_path, replicates=100, chunk=25)
     reference = stability.run(cfg, out=tmp_path / "sync.zarr")
@@ -112,6 +115,9 @@ def test_local_workers_run_quiet_and_are_gone_when_run_returns(tmp_path, numba_c
     same_results(ds, reference)
     # Dask's diagnostics (tick, profiler, monitors) are turned down in every worker ...
     assert list(seen["config"].values()) == [C.LOCAL_CONFIG] * 2
+    # Having run their tasks, the workers have imported neither the config's validation
+    # (pydantic) nor xarray: only the driver uses them, and each costs a worker 0.1-0.3 s.
+    assert list(seen["modules"].values()) == [[]] * 2
     # ... and the worker processes are gone when run returns.
     assert len(seen["pids"]) == 2
     assert not any(pid_alive(pid) for pid in seen["pids"].values())

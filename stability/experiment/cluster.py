@@ -615,13 +615,18 @@ def exit_without_collecting() -> None:
 
 def _exit_plugin():
     """A worker plugin whose teardown, just before the worker process exits (after its last
-    task), calls exit_without_collecting. Defined here so that distributed is imported only
-    where a Dask cluster is used; cloudpickle sends the class to the workers."""
+    task), does what exit_without_collecting does. Defined here so that distributed is
+    imported only where a Dask cluster is used; cloudpickle sends the class, by value, to the
+    workers."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class ExitWithoutCollecting(WorkerPlugin):
         def teardown(self, worker) -> None:
-            exit_without_collecting()
+            # exit_without_collecting, written out: a reference to this module's function
+            # would make every worker import this module, and with it the config's pydantic
+            import gc
+
+            gc.freeze()
 
     return ExitWithoutCollecting()
 

@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import params as P
-from .config import Config
 
 if TYPE_CHECKING:
-    # Imported where used (build_dataset): workers import this module for run_task, and
-    # xarray (with pandas) would add ~0.3 s of CPU to each worker's first task.
+    # Workers import this module for run_task. xarray (with pandas) is imported where used
+    # (build_dataset): it would add ~0.3 s of CPU to each worker's first task. The config
+    # (pydantic, ~0.1-0.2 s) is only read by make_plan, in the driver.
     import xarray as xr
+
+    from .config import Config
 
 __all__ = ["Plan", "Task", "TaskStats", "Totals", "make_plan", "run_task", "build_dataset"]
 
