@@ -27,6 +27,9 @@ def test_benchmark_suite_runs(tmp_path):
     assert all(r["identical"] for r in res["reference"])
     assert {r["doctrine"] for r in res["yardstick"]} == {"defensive", "offensive"}
     assert len(res["throughput"]) == len(run.SMOKE.n_states) * 6
+    # kernel in processes, in threads, and the yardstick's control in the kernel's processes
+    assert [r["mode"].split()[0] for r in res["scaling"]] == ["processes", "threads", "control:"]
+    assert "The kernel's speed-up over the control's" in text
     # section 8 compiles from an empty cache: the step loop, most of the first compile's time,
     # is compiled once (a literal argument once made Numba compile a second, unused copy: the
     # first compile took 80-87 s instead of 44-53 s)
