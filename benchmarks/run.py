@@ -839,7 +839,6 @@ def _sections(res) -> list[str]:
                 "",
                 "| mode | systems | 1 core s | 2 cores s | speed-up | quartiles |",
                 "|---|---:|---:|---:|---:|---|"]
-
         for r in res["scaling"]:
             out.append(f"| {r['mode']} | {r['systems']:,} | {r['one_s']:.2f} | {r['two_s']:.2f} "
                        f"| {r['speedup']:.2f}x | {r['q1']:.2f}-{r['q3']:.2f} |")
