@@ -1,7 +1,14 @@
 """The kernels' bit-level tricks give exactly the values of the code they replace."""
 
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 from numba import njit
+from numba.core.codegen import get_host_cpu_features
 
 from stability.model.bits import choose, float_bits
 from stability.model.rng import with_sign_of_bit
@@ -52,9 +59,9 @@ def test_with_sign_of_bit_is_the_negation_it_replaces():
     assert np.array_equal(signed(xs, ws).view(np.int64), want.view(np.int64))
 
 
-def test_choose_is_the_select_it_replaces():
+def check_choose() -> bool:
     """choose(c, a, b) is a if c else b, bit for bit, for a bool or a 0/1 integer condition
-    (the kernels use both) and any two doubles."""
+    (the kernels use both) and any two doubles. Returns whether it compiled to the blend."""
     @njit
     def chosen(cs, a, b):
         out_int = np.empty(a.size)
@@ -73,3 +80,22 @@ def test_choose_is_the_select_it_replaces():
         want = np.where(cs == 1, a, b).view(np.int64)
         for got in chosen(cs, a, b):
             assert np.array_equal(got.view(np.int64), want)
+    return "vblendvpd" in next(iter(chosen.inspect_asm().values()))
+
+
+def test_choose_is_the_select_it_replaces():
+    """The path this machine compiles: the AVX blend wherever the host has AVX."""
+    host_avx = "+avx" in get_host_cpu_features().split(",")
+    assert check_choose() == (host_avx and platform.machine() in ("x86_64", "AMD64"))
+
+
+def test_choose_without_avx_is_the_same_select(tmp_path):
+    """The portable path (masked integers), compiled for a generic CPU in a fresh process."""
+    here = str(Path(__file__).parent)
+    code = (f"import sys; sys.path.insert(0, {here!r}); import test_bits; "
+            "print(test_bits.check_choose())")
+    env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"  # checked exact, and not the blend
