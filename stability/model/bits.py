@@ -16,7 +16,8 @@ recognises every arithmetic spelling of a masked select (``(a & m) | (b & ~m)`` 
   integer registers: the doubles' bit patterns, masked, then or-ed (a compare, a
   subtract-with-borrow, three logic instructions, and moves between the register files).
 
-The blend made the step 1.04x faster on four cells (benchmarks/optimisations.md, row 18).
+The blend made the step 1.03-1.05x faster on the six cells at n_states 8
+(benchmarks/optimisations.md, row 18).
 Both are exact: the result is one of the two doubles, bit for bit (tests/test_bits.py runs
 both). Do not use ``choose`` in a loop that LLVM should vectorise: the asm stops it.
 """
