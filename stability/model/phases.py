@@ -1,6 +1,7 @@
 """The phases of one step of the balance-of-power model, as compiled kernels.
 
-Each function does array arithmetic on one system and nothing else. A system lives in:
+Each function does array arithmetic on one system and nothing else. A system lives in these
+arrays (the fields of one record, ``simulate.SYSTEM``, with slots = ``MAX_SLOTS``):
 
 - ``f``   float64[NF, slots]: capability ``R``, mobilisation ``MU``, ring position ``X``, the
   step's military share ``S`` and capability share ``SS`` snapshots, ``THR`` (the step's
