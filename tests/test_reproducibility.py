@@ -71,3 +71,21 @@ def test_uniforms_are_uniform():
     for a, b in ((grid[:, 0], grid[:, 1]), (grid[:-1, 0], grid[1:, 0])):
         r = np.corrcoef(a, b)[0, 1]
         assert abs(r) < 5 / np.sqrt(a.size)
+
+
+def test_concurrent_batches_in_threads_match_serial():
+    # run_batch releases the GIL: batches in several threads at once must each give what
+    # they give alone. (A batch's working memory once outlived its owner inside the kernel:
+    # freed while still in use, it was handed to another thread's batch, and records mixed.)
+    from concurrent.futures import ThreadPoolExecutor
+
+    v = P.pack(P.resolve(PARAMS))[None, :]
+    seeds = list(range(8))
+    reps = np.arange(60)
+    alone = [run_batch(v, s, reps) for s in seeds]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            together = list(pool.map(lambda s: run_batch(v, s, reps), seeds))
+            for a, b in zip(alone, together, strict=True):
+                for k in a:
+                    assert a[k].tobytes() == b[k].tobytes(), k

@@ -49,10 +49,13 @@ SYSTEM = np.dtype([
 
 
 @njit(cache=True, **NO_NRT)
-def run_system(p, sy, sizes, runs, row, nwar, scratch, perm, out):
-    """Simulate one system from its start to hegemony or the horizon; fill ``out``."""
+def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
+    """Simulate one system, whose stream has key ``key``, from its start to hegemony or the
+    horizon, in ``system`` (a SYSTEM array of one record); fill ``out``."""
+    sy = system[0]
     f, iv, pact, last, dec, T = sy.f, sy.iv, sy.pact, sy.last, sy.dec, sy.T
     rng, counts = sy.rng, sy.counts
+    rng[0] = key
     ms = int(p[P.P_MAX_STATES])
     for s in range(ms):
         for k in range(ph.NF):
@@ -127,8 +130,10 @@ def run_system(p, sy, sizes, runs, row, nwar, scratch, perm, out):
 @njit(nogil=True, cache=True)
 def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs):
     slots = P.MAX_SLOTS
-    systems = np.zeros(1, dtype=SYSTEM)
-    sy = systems[0]
+    # the array, not a record taken from it, is what the loop passes on: a record holds no
+    # reference to its array, which would be freed after its last use here while the step loop
+    # still wrote into it
+    system = np.zeros(1, dtype=SYSTEM)
     scratch = np.zeros(slots + 1)
     perm = np.zeros(slots, dtype=np.int64)
     # np.int64(0), not 0: typing the call with the literal 0 first compiled a second run_system
@@ -137,8 +142,8 @@ def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs):
     shared = pmat.shape[0] == 1
     for row in range(reps.size):
         p = pmat[0] if shared else pmat[row]
-        sy.rng[0] = stream_key(seed, reps[row])
-        nwar = run_system(p, sy, sizes, runs, row, nwar, scratch, perm, ints[row])
+        nwar = run_system(p, stream_key(seed, reps[row]), system, sizes, runs, row, nwar,
+                          scratch, perm, ints[row])
         top_share[row] = scratch[P.MAX_SLOTS]
     return nwar
 
