@@ -60,8 +60,10 @@ R, MU, X, S, SS, BROUGHT, THR = 0, 1, 2, 3, 4, 5, 6
 NF = 7
 # rows of iv
 (ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, THREATENED, ORDER, HOSTILE, PARTNERS, CHAIN,
- LASTWAR) = range(12)
-NI = 12
+ LASTWAR, SYS) = range(13)
+NI = 13
+# columns of the row SYS (the system's own values, not a state's)
+SYS_LIVING = 0  # bitmask of the living states, kept in step with ALIVE
 # per-run counters
 C_WARS, C_ELIMINATIONS, C_ENTRIES, C_BALANCING, C_BANDWAGONING, C_BUCK_PASSING, C_CHAIN = range(7)
 NC = 7
@@ -124,11 +126,10 @@ def odds(a, d, m):
 
 @njit(cache=True, inline="always")
 def alive_mask(ms, iv):
-    m = 0
-    for s in range(ms):
-        if iv[ALIVE, s] != 0:
-            m |= 1 << s
-    return m
+    """The living states as a bitmask: kept up to date where a state dies (kill), enters
+    (entry) or starts (simulate.run_system), rather than gathered from ALIVE by a loop over the
+    slots at each use (three or more times a step)."""
+    return iv[SYS, SYS_LIVING]
 
 
 @njit(cache=True, inline="always")
@@ -163,10 +164,11 @@ def shuffle_alive(rng, step, phase, ms, iv):
     key = rng[0]
     c = counter(step, phase)
     n = 0
-    for i in range(ms):
-        if iv[ALIVE, i] != 0:
-            iv[ORDER, n] = i
-            n += 1
+    rest = alive_mask(ms, iv)  # the living states in ascending slot order, as the reference
+    while rest != 0:
+        iv[ORDER, n] = trailing_zeros(rest)
+        rest &= rest - 1
+        n += 1
     for k in range(n - 1, 0, -1):
         j = below_word(word(key, c), k + 1)
         c += uint64(1)
@@ -523,6 +525,7 @@ def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool):
 def kill(ms, f, iv, pact, last, e):
     """Eliminate state e: its slot is freed, its pacts, links and memories vanish."""
     iv[ALIVE, e] = 0
+    iv[SYS, SYS_LIVING] &= ~(1 << e)
     f[R, e] = 0.0
     f[MU, e] = 0.0
     iv[FOLLOW, e] = -1
@@ -739,6 +742,7 @@ def entry(p, rng, t, ms, f, iv, dec, counts):
     iv[REV, slot] = 1 if uniform(rng) < p[P.P_REVISIONIST] else 0
     iv[RANK, slot] = -1
     iv[ALIVE, slot] = 1
+    iv[SYS, SYS_LIVING] |= 1 << slot
     iv[FOLLOW, slot] = -1
     iv[BUCK, slot] = -1
     set_decay(p, ms, f, dec, slot)

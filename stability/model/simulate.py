@@ -78,6 +78,7 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
         return nwar
     for s in range(n):
         iv[ph.ALIVE, s] = 1
+    iv[ph.SYS, ph.SYS_LIVING] = (1 << n) - 1
     ph.set_all_decays(p, ms, f, dec)
     horizon = int(p[P.P_HORIZON])
     alliances = p[P.P_ALLIANCES] != 0.0
