@@ -75,8 +75,8 @@ def test_uniforms_are_uniform():
 
 def test_concurrent_batches_in_threads_match_serial():
     # run_batch releases the GIL: batches in several threads at once must each give what
-    # they give alone. (A batch's working memory once outlived its owner inside the kernel:
-    # freed while still in use, it was handed to another thread's batch, and records mixed.)
+    # they give alone. (A batch's working memory was once freed while the kernel still wrote
+    # into it; another thread's batch was handed the same memory, and their records mixed.)
     from concurrent.futures import ThreadPoolExecutor
 
     v = P.pack(P.resolve(PARAMS))[None, :]
