@@ -6,7 +6,8 @@ wrapper: it calls the computing function (chosen for the CPU when the library lo
 FMA version here), then tests the result for overflow and underflow to set ``errno``, which
 Numba never reads. The wrapper took about a quarter of the time spent in ``exp``; with
 ``log``'s, about 4% of a step (benchmarks/optimisations.md, eighth session), and a third of
-the time to draw a multipolar start, which takes two logarithms per try.
+the time to draw a multipolar start, which then took two logarithms per try (row 21 of the
+log took them out of the start's screen).
 
 On glibc the computing functions are also exported, as ``__exp_finite`` and
 ``__log_finite`` (kept for binaries built against glibc 2.15 to 2.30; they are what

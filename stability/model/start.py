@@ -14,11 +14,14 @@ feasibility. docs/model.md states this.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 from .. import params as P
 from . import libm
+from .bits import float_bits
 from .rng import (
     NO_NRT,
     PH_START,
@@ -31,6 +34,14 @@ from .rng import (
 
 MAX_POLE_TRIES = 10_000
 MAX_MINOR_TRIES = 10_000
+
+# log2(1 + k / 2**LOG2_BITS) for k = 0 .. 2**LOG2_BITS: a positive normal double's exponent
+# and the top LOG2_BITS bits of its mantissa bracket its log2 between two neighbours here
+# (log2_bracket). 8 KiB, read by the multipolar start's minor screen.
+LOG2_BITS = 10
+LOG2_TABLE = np.array([math.log2(1.0 + k / 2**LOG2_BITS) for k in range(2**LOG2_BITS + 1)])
+_MANTISSA_SHIFT = 52 - LOG2_BITS
+_INDEX_MASK = 2**LOG2_BITS - 1
 
 
 @njit(cache=True, **NO_NRT)
@@ -97,6 +108,18 @@ def _minor_ok(s, smallest, largest, unipolar, ratio, pmin):
 
 
 @njit(cache=True, inline="always")
+def log2_bracket(y):
+    """(lo, hi) with lo <= log2(y) <= hi for a positive normal double y, from its bits and a
+    table read (no libm call): y = 2**e (1 + k / 2**LOG2_BITS + less), so log2(y) lies between
+    e + LOG2_TABLE[k] and e + LOG2_TABLE[k + 1], at most 1 / (2**LOG2_BITS ln 2) apart. The
+    table entries and the sums are rounded (a few 1e-16 absolute), which callers allow for."""
+    b = float_bits(y)
+    e = float((b >> 52) - 1023)
+    k = (b >> _MANTISSA_SHIFT) & _INDEX_MASK
+    return e + LOG2_TABLE[k], e + LOG2_TABLE[k + 1]
+
+
+@njit(cache=True, inline="always")
 def _minors_fail(rng, m, rest, bound):
     """True if the next m minor draws certainly fail, the counter then moved past them;
     otherwise False, the counter unmoved (the caller draws them exactly).
@@ -104,11 +127,19 @@ def _minors_fail(rng, m, rest, bound):
     The minors are rest * e_i / sum(e) with e_i = -log(1 - u_i); the largest is the one of
     the smallest 1 - u_i, and a try fails when any minor reaches ``bound`` (every test of
     _minor_ok fails above a threshold, and ``bound`` is the least of them). Here the sum of
-    the m logarithms is taken as the logarithm of the product: two log() per try instead of
-    m, and no division. That sum is off by at most about 100 units in the last place when it
-    exceeds 1e-3, far inside the 1e-9 relative margin required, so a try rejected here is
-    rejected by the exact test too: the stream, and hence every start, is unchanged. Almost
-    every rejected try (most tries are) ends here.
+    the m logarithms is taken as the logarithm of the product, and neither logarithm is
+    computed: log2_bracket bounds -log2 of the smallest 1 - u_i from below and -log2 of the
+    product from above (each within 0.0015 of the truth, from a table; the ratio is the same in
+    any base), and a try fails here only when even these bounds put the largest minor at or
+    above ``bound`` with a relative margin of 1e-9. The sum is then at least -log2(0.999), so
+    the product's rounding (m units in the last place) and the bounds' (a few 1e-16 absolute)
+    move the ratio by under 1e-11, and the exact test's own rounding by less: a try rejected
+    here is rejected by the exact test too, and the stream, hence every start, is unchanged.
+
+    Most tries are rejected, almost all of them here: in the default multipolar start about one
+    rejected try in 2000 falls within the bounds' uncertainty and goes to the exact test.
+    Computed with two log() of the product instead, the screen spent about half a multipolar
+    start's time in libm (benchmarks/optimisations.md, rows 4 and 21).
     """
     start = rng[1]
     prod = 1.0
@@ -117,9 +148,10 @@ def _minors_fail(rng, m, rest, bound):
         y = 1.0 - uniform(rng)
         prod *= y
         ymin = y if y < ymin else ymin  # not min(): Numba compiles that to a call
-    if prod > 1e-300:
-        esum = -libm.log(prod)
-        if esum > 1e-3 and rest * -libm.log(ymin) >= bound * esum * (1.0 + 1e-9):
+    if 1e-300 < prod < 0.999:
+        a_lo = -log2_bracket(ymin)[1]
+        s_hi = -log2_bracket(prod)[0]
+        if rest * a_lo >= bound * s_hi * (1.0 + 1e-9):
             return True
     rng[1] = start
     return False
