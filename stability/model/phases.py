@@ -13,11 +13,12 @@ arrays (the fields of one record, ``simulate.SYSTEM``, with slots = ``MAX_SLOTS`
   ``T`` float64 (the step's threat perceptions, stored by source: ``T[j, i]`` is T_ij, the
   threat j poses to i, so that the threats every state perceives from one k are a row).
 
-Relation sets (partners, chain-ganged partners, recent enemies) are also kept as bitmasks
-(slots <= 32 fit one int64): the partner masks are updated wherever a pact changes, so the
-loops below visit only the members of a set, in ascending slot order. Every sum runs over
-slots in ascending order; the reference does the same, which is what makes the two agree bit
-for bit.
+Relation sets (partners, chain-ganged partners, recent enemies, each state's bandwagoning
+followers) are also kept as bitmasks (slots <= 32 fit one int64): the partner masks are
+updated wherever a pact changes (set_pact), the follower masks wherever a state starts or
+stops following another (set_follow), so the loops below visit only the members of a set, in
+ascending slot order. Every sum runs over slots in ascending order; the reference does the
+same, which is what makes the two agree bit for bit.
 
 Speed (benchmarks/RESULTS.md): the war phase evaluates O(n^2) (initiator, target) pairs per
 step, so it skips work whose result cannot matter, and only such work: a pair whose target
@@ -60,8 +61,8 @@ R, MU, X, S, SS, BROUGHT, THR = 0, 1, 2, 3, 4, 5, 6
 NF = 7
 # rows of iv
 (ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, THREATENED, ORDER, HOSTILE, PARTNERS, CHAIN,
- LASTWAR, SYS) = range(13)
-NI = 13
+ LASTWAR, SYS, FOLLOWERS) = range(14)
+NI = 14
 # columns of the row SYS (the system's own values, not a state's)
 SYS_LIVING = 0  # bitmask of the living states, kept in step with ALIVE
 # per-run counters
@@ -195,6 +196,17 @@ def growth(p, rng, t, ms, f, iv):
 
 
 @njit(cache=True, inline="always")
+def set_follow(iv, a, k):
+    """a follows k (bandwagoning; -1: nobody), keeping the followers' bitmasks in step."""
+    old = iv[FOLLOW, a]
+    if old >= 0:
+        iv[FOLLOWERS, old] &= ~(1 << a)
+    if k >= 0:
+        iv[FOLLOWERS, k] |= 1 << a
+    iv[FOLLOW, a] = k
+
+
+@njit(cache=True, inline="always")
 def set_pact(iv, pact, a, b, kind):
     """Pact of ``kind`` (0 none) between a and b, keeping the partner bitmasks in step."""
     pact[a, b] = kind
@@ -318,7 +330,7 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
         if k >= 0:
             gone = uniform(rng) < decay
             if gone or iv[THREAT, i] != k:
-                iv[FOLLOW, i] = -1
+                set_follow(iv, i, -1)
         if iv[ALIVE, i] != 0 and iv[THREATENED, i] != 0:
             deciders += 1
     if deciders == 0:
@@ -395,15 +407,15 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
             if kind == 2:
                 counts[C_CHAIN] += 1
             if iv[FOLLOW, i] == k:
-                iv[FOLLOW, i] = -1
+                set_follow(iv, i, -1)
         elif u < c2:
-            iv[FOLLOW, i] = k
+            set_follow(iv, i, k)
             counts[C_BANDWAGONING] += 1
         elif u < c3:
             iv[BUCK, i] = k
             counts[C_BUCK_PASSING] += 1
             if iv[FOLLOW, i] == k:
-                iv[FOLLOW, i] = -1
+                set_follow(iv, i, -1)
 
 
 @njit(cache=True, inline="always")
@@ -428,10 +440,7 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
     anticipate = p[P.P_ANTICIPATE] != 0.0
     screen = m == 1.0 and sd > 0.0 and threshold > 0.0
     bound = 1.0 / (threshold * (1.0 - SCREEN_MARGIN)) - 1.0 if screen else 0.0
-    followers = 0
-    for a in range(ms):
-        if iv[FOLLOW, a] == i:
-            followers |= 1 << a
+    followers = iv[FOLLOWERS, i]
     free = alive & ~fought
     elig = (1 << i) | (free & (followers | iv[CHAIN, i]))
     targets = free & ~(1 << i) & ~iv[PARTNERS, i] & ~followers
@@ -528,7 +537,12 @@ def kill(ms, f, iv, pact, last, e):
     iv[SYS, SYS_LIVING] &= ~(1 << e)
     f[R, e] = 0.0
     f[MU, e] = 0.0
-    iv[FOLLOW, e] = -1
+    set_follow(iv, e, -1)
+    rest = iv[FOLLOWERS, e]  # e's followers follow nobody now
+    while rest != 0:
+        iv[FOLLOW, trailing_zeros(rest)] = -1
+        rest &= rest - 1
+    iv[FOLLOWERS, e] = 0
     iv[BUCK, e] = -1
     iv[PARTNERS, e] = 0
     iv[CHAIN, e] = 0
@@ -540,8 +554,6 @@ def kill(ms, f, iv, pact, last, e):
         pact[s, e] = 0
         last[e, s] = NEVER
         last[s, e] = NEVER
-        if iv[FOLLOW, s] == e:
-            iv[FOLLOW, s] = -1
         iv[PARTNERS, s] &= ~bit
         iv[CHAIN, s] &= ~bit
         iv[HOSTILE, s] &= ~bit
