@@ -755,7 +755,7 @@ def entry(p, rng, t, ms, f, iv, dec, counts):
     iv[RANK, slot] = -1
     iv[ALIVE, slot] = 1
     iv[SYS, SYS_LIVING] |= 1 << slot
-    iv[FOLLOW, slot] = -1
+    set_follow(iv, slot, -1)  # as every change of FOLLOW after the start (a no-op here)
     iv[BUCK, slot] = -1
     set_decay(p, ms, f, dec, slot)
     counts[C_ENTRIES] += 1
