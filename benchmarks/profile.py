@@ -5,11 +5,19 @@
     python benchmarks/profile.py                       # perf samples, defensive multipolar
     python benchmarks/profile.py --doctrine offensive --systems 100000 --top 50
     python benchmarks/profile.py --callgrind           # exact counts per line (slow: ~50x)
+    python benchmarks/profile.py --phases              # time per phase of the step (any x86-64)
 
 Two ways to look at the same code:
 
 - perf (default): where the *time* goes. A child process run under `perf record`; samples
   are counted per source line.
+- ``--phases``: where the time goes *per phase* of the step (growth, threat, alignment, war...),
+  read from the CPU's time-stamp counter between the step loop's statements in a copy of the
+  package, less the cost of a reading itself (measured by an empty interval in every step).
+  Coarser than a line profile but free of its skid: a sample lands on the instruction that
+  waited, often lines after the one that caused the wait, so lines of one phase can be
+  charged with another's cost. The probes cost some overlap between phases, so their sum
+  exceeds the unprobed step's time (both are shown). Needs no perf or valgrind.
 - ``--callgrind``: exact *instruction* counts per system-step and per source line, with the
   conditional branches and the mispredictions of valgrind's simulated predictor (a simple
   model, not this CPU's). The kernel is compiled for AVX2 (valgrind does not decode
@@ -69,6 +77,152 @@ def padded_copy(dest: Path) -> Path:
         lines_before = text[:cut].count("\n")
         path.write_text(text[:cut] + "#\n" * (pad - lines_before) + text[cut:])
     return dest
+
+
+# The time-stamp counter, for the --phases copy of simulate.py (LLVM's readcyclecounter: rdtsc
+# on x86-64, which counts at a fixed rate, not the core's clock).
+_TSC_SOURCE = """
+from llvmlite import ir as _ir
+from numba import types as _types
+from numba.extending import intrinsic as _intrinsic
+
+
+@_intrinsic
+def _tsc(typingctx):
+    def codegen(context, builder, signature, args):
+        fnty = _ir.FunctionType(_ir.IntType(64), [])
+        return builder.call(builder.module.declare_intrinsic("llvm.readcyclecounter",
+                                                             fnty=fnty), [])
+    return _types.int64(), codegen
+
+
+@njit
+def tsc_now():
+    return _tsc()
+"""
+PROBES = 16  # intervals a step loop may be cut into (the probe field's length)
+
+
+def probed_copy(dest: Path) -> list[str]:
+    """A copy of the package whose ``run_system`` reads the time-stamp counter on entry, before
+    the step loop, and in the loop before its first statement and after each one, adding each
+    interval to a ``probe`` field of the system's record, plus one empty interval per step (the
+    cost of a reading). Returns the intervals' labels: the start, then the phase a statement of
+    the loop calls, "other" for the rest."""
+    shutil.copytree(ROOT / "stability", dest / "stability",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path = dest / "stability" / "model" / "simulate.py"
+    lines = path.read_text().split("\n")
+    entry = lines.index("    sy = system[0]")  # run_system's first statement
+    head = lines.index("    for t in range(1, horizon + 1):")
+    end = head + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end].startswith(" " * 8)):
+        end += 1
+    statements, depth = [], 0  # the loop body's statements, as lists of lines
+    for line in lines[head + 1:end]:
+        if depth == 0 and line.startswith(" " * 8) and not line.startswith(" " * 9):
+            statements.append([])
+        statements[-1].append(line)
+        depth += line.count("(") + line.count("[") - line.count(")") - line.count("]")
+    labels = ["probe (one reading)", "start (set-up and starting system)"]
+    body = ["        _t0 = _tsc()", "        _t1 = _tsc()", "        sy.probe[0] += _t1 - _t0",
+            "        _t0 = _t1"]
+    for st in statements:
+        if any(re.search(r"\b(break|return|continue)\b", line) for line in st):
+            body += st  # leaves the loop: its own cost (one compare) goes untimed
+            continue
+        m = re.search(r"\bph\.(\w+)\(", "\n".join(st))
+        labels.append(m.group(1) if m else "other")
+        body += st + ["        _t1 = _tsc()", f"        sy.probe[{len(labels) - 1}] += _t1 - _t0",
+                      "        _t0 = _t1"]
+    if len(labels) > PROBES:
+        raise RuntimeError(f"the step loop has {len(labels)} intervals, more than {PROBES}")
+    text = "\n".join(lines[:entry] + ["    _s0 = _tsc()"] + lines[entry:head]
+                     + ["    system[0].probe[1] += _tsc() - _s0"] + lines[head:head + 1] + body
+                     + lines[end:])
+    field = '    ("counts", np.int64, (ph.NC,)),\n'
+    if field not in text:
+        raise RuntimeError("simulate.SYSTEM has no counts field to put the probe field after")
+    text = text.replace(field, field + f'    ("probe", np.int64, ({PROBES},)),\n')
+    marker = "from .start import classify, draw_start\n"
+    path.write_text(text.replace(marker, marker + _TSC_SOURCE))
+    return labels
+
+
+def phases_child(args, out: Path) -> None:
+    """Run the probed step loop (run_system, one replicate per call from Python: the probes
+    time the compiled code only) and save the probes' sums, the steps, the time-stamp
+    counter's rate and the records."""
+    import numpy as np
+    from run import system_steps  # benchmarks/run.py (this script's folder is on sys.path)
+
+    from stability import params as P
+    from stability.model import simulate as S
+    from stability.model.rng import stream_key
+
+    q = P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
+                   "n_states": args.n_states})
+    p = P.pack(q)
+    system = np.zeros(1, dtype=S.SYSTEM)
+    scratch = np.zeros(P.MAX_SLOTS + 1)
+    perm = np.zeros(P.MAX_SLOTS, dtype=np.int64)
+    sizes, runs = np.zeros(0), np.zeros(0, dtype=np.int64)
+    ints = np.zeros((args.systems, len(S.INT_RECORDS)), dtype=np.int64)
+    S.run_system(p, np.uint64(stream_key(1, 0)), system, sizes, runs, 0, np.int64(0), scratch,
+                 perm, ints[0])  # compiles
+    system["probe"] = 0
+    t0, c0 = time.perf_counter(), S.tsc_now()
+    for rep in range(args.systems):
+        S.run_system(p, np.uint64(stream_key(1, rep)), system, sizes, runs, rep, np.int64(0),
+                     scratch, perm, ints[rep])
+    wall, ticks = time.perf_counter() - t0, S.tsc_now() - c0
+    recs = {"hegemony_time": ints[:, S.K_TIME]}
+    np.save(out / "records.npy", ints)
+    (out / "phases.json").write_text(json.dumps({
+        "probe": system[0]["probe"].tolist(), "steps": int(system_steps(recs, q["horizon"])),
+        "ticks_per_s": ticks / wall}))
+
+
+def unprobed(args) -> tuple:
+    """The same systems through this tree's own batch kernel (its usual compile cache): ns per
+    system-step without probes, start included (best of 3), and the integer records."""
+    import numpy as np
+    from run import system_steps
+
+    sys.path.insert(0, str(ROOT))
+    from stability import params as P
+    from stability.model.simulate import INT_RECORDS, run_batch
+
+    q = P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
+                   "n_states": args.n_states})
+    v = P.pack(q)[None, :]
+    run_batch(v, 1, np.arange(1))
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        recs = run_batch(v, 1, np.arange(args.systems))
+        best = min(best, time.perf_counter() - t0)
+    ints = np.stack([recs[name] for name in INT_RECORDS], axis=1).astype(np.int64)
+    return 1e9 * best / system_steps(recs, q["horizon"]), ints
+
+
+def phases_report(labels: list[str], child_out: dict, plain_ns: float, same: bool) -> None:
+    probe, steps = child_out["probe"], child_out["steps"]
+    ns = 1e9 / child_out["ticks_per_s"]  # one time-stamp tick in ns
+    reading = probe[0] / steps  # ticks of one empty interval per step
+    rows = collections.OrderedDict()
+    for k, name in enumerate(labels[1:], start=1):
+        once = k == 1  # the start: one reading per system, not per step; left in (small)
+        rows[name] = rows.get(name, 0.0) + max(probe[k] / steps - (0 if once else reading), 0)
+    total = sum(rows.values())
+    print(f"{steps:,} system-steps; time-stamp counter at {child_out['ticks_per_s'] / 1e9:.2f} "
+          f"GHz; one reading {reading * ns:.0f} ns, subtracted from every interval\n")
+    print("  ns/step  share  phase")
+    for name, v in sorted(rows.items(), key=lambda kv: -kv[1]):
+        print(f"{v * ns:9.0f} {100 * v / total:5.1f}%  {name}")
+    print(f"{total * ns:9.0f}         sum of the phases (probed)")
+    print(f"{plain_ns:9.0f}         the same systems unprobed (batch kernel), whose records "
+          f"{'are identical' if same else 'DIFFER: the probed copy is broken'}")
 
 
 def source_of(line: int, model: Path) -> tuple[str, int, str]:
@@ -241,6 +395,27 @@ def report(hits: dict, work: Path, top: int, callgrind: bool) -> None:
               f"{c[2] / steps:8.2f}  {label(key, model)}")
 
 
+def phases(args) -> int:
+    """The --phases mode: a probed copy, run in a child process with its own compile cache."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        labels = probed_copy(work / "src")
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(work / "cache"),
+               "PYTHONPATH": str(work / "src")}
+        subprocess.run([sys.executable, __file__, "--child", str(work), "--phases",
+                        "--doctrine", args.doctrine, "--polarity", args.polarity,
+                        "--n-states", str(args.n_states), "--systems", str(args.systems)],
+                       env=env, check=True, cwd=tmp)
+        out = json.loads((work / "phases.json").read_text())
+        probed_records = np.load(work / "records.npy")
+    plain_ns, records = unprobed(args)
+    same = bool(np.array_equal(probed_records, records))
+    phases_report(labels, out, plain_ns, same)
+    return 0 if same else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--doctrine", default="defensive")
@@ -251,13 +426,17 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--callgrind", action="store_true",
                     help="exact instruction and branch counts under valgrind instead of perf")
+    ap.add_argument("--phases", action="store_true",
+                    help="time per phase of the step from the time-stamp counter (x86-64)")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.systems is None:
-        args.systems = 300 if args.callgrind else 60_000
+        args.systems = 300 if args.callgrind else 20_000 if args.phases else 60_000
     if args.child:
-        child(args, args.child)
+        (phases_child if args.phases else child)(args, args.child)
         return 0
+    if args.phases:
+        return phases(args)
     tool = "valgrind" if args.callgrind else "perf"
     if shutil.which(tool) is None or shutil.which("objdump") is None:
         print(f"profile.py: needs `{tool}` and `objdump` on PATH", file=sys.stderr)

@@ -2,6 +2,7 @@
 checked: the targets are reported by `python benchmarks/run.py`, never asserted."""
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -69,6 +70,32 @@ def test_profile_maps_padded_lines_back(tmp_path):
             assert padded_line > profile.PAD[name]  # the line number alone names the file
     assert profile.short_name("_ZN9stability5model6phases11resolve_warB4v12B3abcE5Array") \
         == "resolve_war"
+
+
+def test_profile_phase_probes_leave_the_step_loop_intact(tmp_path):
+    """The --phases copy cuts the step loop after each phase call and changes nothing else:
+    without its probe lines, its simulate.py is the original, and each interval is labelled
+    with the phase it times."""
+    import ast
+
+    profile = _load("profile")
+    labels = profile.probed_copy(tmp_path / "src")
+    assert labels == ["probe (one reading)", "start (set-up and starting system)", "growth",
+                      "threat", "mobilise", "other", "align", "war", "entry", "hegemon"]
+    probed = (tmp_path / "src" / "stability" / "model" / "simulate.py").read_text()
+    ast.parse(probed)
+    original = (Path(profile.ROOT) / "stability" / "model" / "simulate.py").read_text()
+    marker = "from .start import classify, draw_start\n"
+    assert marker + profile._TSC_SOURCE in probed  # the counter's source, as one block
+    kept = [line for line in probed.replace(profile._TSC_SOURCE, "", 1).splitlines()
+            if not re.match(r"\s*(_[st][01] = _tsc\(\)|_t0 = _t1|(sy|system\[0\])\.probe\[)",
+                            line)
+            and line != f'    ("probe", np.int64, ({profile.PROBES},)),']
+    assert kept == original.splitlines()
+    # every probe adds to its own interval: the start's before the loop, then the loop's in
+    # the labels' order
+    slots = [int(k) for k in re.findall(r"\.probe\[(\d+)\]", probed)]
+    assert slots == [1, 0] + list(range(2, len(labels)))
 
 
 def test_profile_reads_callgrind_positions(tmp_path):
