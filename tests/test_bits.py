@@ -20,9 +20,8 @@ SPECIAL = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1e-300, 1.0, -1.
 
 
 def test_float_bits_orders_non_negative_doubles():
-    """The kernel's partner search takes the largest share as the largest float_bits: that is
-    only the largest value if the bit patterns of non-negative doubles sort as the values do
-    (zero, subnormals and infinity included) and equal bit patterns mean equal values."""
+    """float_bits is the double's bit pattern, and the patterns of non-negative doubles sort
+    as the values do (zero, subnormals and infinity included), as bits.py says."""
     @njit
     def bits(xs):
         out = np.empty(xs.size, dtype=np.int64)
@@ -36,7 +35,7 @@ def test_float_bits_orders_non_negative_doubles():
     b = bits(xs)
     assert np.array_equal(b, xs.view(np.int64))
     assert np.array_equal(np.argsort(b, kind="stable"), np.argsort(xs, kind="stable"))
-    assert (b >= 0).all()  # above the search's "none" sentinel, -1
+    assert (b >= 0).all()
 
 
 def test_with_sign_of_bit_is_the_negation_it_replaces():

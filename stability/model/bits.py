@@ -33,11 +33,10 @@ from numba.extending import intrinsic
 
 @intrinsic
 def float_bits(typingctx, x):
-    """The bit pattern of a float64 as an int64 (a no-op in machine code).
+    """The bit pattern of a float64 as an int64 (a no-op in machine code): the normal's sign
+    flip (rng.py) and the starting sampler's log2 bracket (start.py) work on its fields.
 
-    For non-negative doubles the order of these integers is the order of the values, and an
-    integer maximum written as a select vectorises where a float one does not (LLVM needs
-    fast-math flags to reorder a float max reduction)."""
+    For non-negative doubles the order of these integers is the order of the values."""
     if x != types.float64:
         return None
 

@@ -35,7 +35,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .. import params as P
 from . import libm
-from .bits import choose, float_bits
+from .bits import choose
 from .rng import (
     NO_NRT,
     NORMAL_COUNTERS,
@@ -82,8 +82,7 @@ def strength(f, i):
 
 @njit(cache=True, inline="always")
 def larger(a, b):
-    """a if a > b else b, as one instruction: Numba compiles max() of two floats to a call.
-    (Also used on integers, where a maximum written as a select vectorises.)"""
+    """a if a > b else b, as one instruction: Numba compiles max() of two floats to a call."""
     return a if a > b else b
 
 
@@ -358,7 +357,6 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
         if pact[i, k] > 0:
             continue  # k became i's partner earlier in this phase
         rel = f[S, i] / (f[S, i] + f[S, k])
-        partner = -1
         k_alarms = f[SS, k] >= alarm
         fk = iv[FOLLOW, k]
         others = alive & ~(1 << i) & ~(1 << k)
@@ -369,38 +367,37 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
         threats_k = T[k]  # T_jk for every j, contiguous
         catcher = False
         ok = 0
-        best_bits = -1
         # A partner is a living j other than i and k, not aligned with k, itself threatened
-        # by k, strongest first (lowest slot on ties); a catcher any j other than i and k with
-        # T_jk >= T_ik and S_j >= S_i. One pass over the slots with no branches (the conditions
-        # are unpredictable) and no stores, which LLVM vectorises: each condition is one vector
-        # compare, and the strongest share is the largest float_bits(S_j), since shares are
-        # never negative (nor -0.0: capabilities and mobilisation never are). LLVM cannot
-        # vectorise a float maximum written as a select without fast-math. A NaN share is never
-        # a partner, as under a float comparison. The lowest slot is found below (see threat).
+        # by k; a catcher any j other than i and k with T_jk >= T_ik and S_j >= S_i. One pass
+        # over the slots with no branches (the conditions are unpredictable) and no stores,
+        # which LLVM vectorises: each condition is one vector compare. A NaN share is never a
+        # partner, as under a float comparison. Which partner (the strongest) matters only if
+        # i balances, so it is looked for only then, below.
         for j in range(ms):
             sj = f[S, j]
             tjk = threats_k[j]
             okj = ((((cand >> j) & 1) != 0) & (iv[FOLLOW, j] != k)
                    & (k_alarms | (tjk >= f[THR, j])) & (sj == sj))
             ok |= np.int64(okj) << j
-            b = float_bits(sj) if okj else -1
-            best_bits = larger(b, best_bits)
             catcher |= (((others >> j) & 1) != 0) & (tjk >= tik) & (sj >= si)
-        while ok != 0:
-            j = trailing_zeros(ok)
-            ok &= ok - 1
-            if float_bits(f[S, j]) == best_bits:
-                partner = j
-                break
-        w_bal = libm.exp(bw + sw * rel) if partner >= 0 else 0.0
-        w_wag = libm.exp(wagon - sw * rel + (alone if partner < 0 else 0.0))
+        w_bal = libm.exp(bw + sw * rel) if ok != 0 else 0.0
+        w_wag = libm.exp(wagon - sw * rel + (alone if ok == 0 else 0.0))
         w_buck = choose(catcher, e_buck, 0.0)
         c1 = w_bal
         c2 = c1 + w_wag
         c3 = c2 + w_buck
         u = uniform(rng) * (c3 + 1.0)  # stay out: exp(0)
         if u < c1:
+            # the strongest partner, lowest slot on ties: the first strictly largest share in
+            # ascending slot order (no NaN among them)
+            partner = -1
+            best_s = -1.0
+            while ok != 0:
+                j = trailing_zeros(ok)
+                ok &= ok - 1
+                if f[S, j] > best_s:
+                    partner = j
+                    best_s = f[S, j]
             kind = 2 if uniform(rng) < p[P.P_CHAIN_GANG] else 1
             set_pact(iv, pact, i, partner, kind)
             counts[C_BALANCING] += 1
