@@ -103,6 +103,14 @@ def tsc_now():
 PROBES = 16  # intervals a step loop may be cut into (the probe field's length)
 
 
+def cell(args) -> dict:
+    """The profiled cell's resolved parameters (stability must be importable)."""
+    from stability import params as P
+
+    return P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
+                      "n_states": args.n_states})
+
+
 def probed_copy(dest: Path) -> list[str]:
     """A copy of the package whose ``run_system`` reads the time-stamp counter on entry, before
     the step loop, and in the loop before its first statement and after each one, adding each
@@ -160,8 +168,7 @@ def phases_child(args, out: Path) -> None:
     from stability.model import simulate as S
     from stability.model.rng import stream_key
 
-    q = P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
-                   "n_states": args.n_states})
+    q = cell(args)
     p = P.pack(q)
     system = np.zeros(1, dtype=S.SYSTEM)
     scratch = np.zeros(P.MAX_SLOTS + 1)
@@ -193,8 +200,7 @@ def unprobed(args) -> tuple:
     from stability import params as P
     from stability.model.simulate import INT_RECORDS, run_batch
 
-    q = P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
-                   "n_states": args.n_states})
+    q = cell(args)
     v = P.pack(q)[None, :]
     run_batch(v, 1, np.arange(1))
     best = float("inf")
@@ -260,8 +266,7 @@ def child(args, out: Path) -> None:
     from stability import params as P
     from stability.model import simulate as S
 
-    q = P.resolve({"doctrine": args.doctrine, "polarity": args.polarity,
-                   "n_states": args.n_states})
+    q = cell(args)
     v = P.pack(q)[None, :]
     warm = S.run_batch(v, 1, np.arange(1))
     meta = []
