@@ -216,7 +216,7 @@ def phases_report(labels: list[str], child_out: dict, plain_ns: float, same: boo
     probe, steps = child_out["probe"], child_out["steps"]
     ns = 1e9 / child_out["ticks_per_s"]  # one time-stamp tick in ns
     reading = probe[0] / steps  # ticks of one empty interval per step
-    rows = collections.OrderedDict()
+    rows: dict[str, float] = {}
     for k, name in enumerate(labels[1:], start=1):
         once = k == 1  # the start: one reading per system, not per step; left in (small)
         rows[name] = rows.get(name, 0.0) + max(probe[k] / steps - (0 if once else reading), 0)
