@@ -470,7 +470,7 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
                 # j alone first (no division: d (1 - x) > bound o A, both sides far from
                 # under/overflow). The defence's first term for j is M_j exactly (dec[j, j] is
                 # 1) and its other terms are >= 0, so its rounded sum is at least M_j: a pair
-                # that M_j alone screens out (85-93% of those evaluated at n_states 8) is
+                # that M_j alone screens out (84-93% of those evaluated at n_states 8) is
                 # screened out by the whole defence, and j's partners need not be summed
                 mj = strength(f, j)
                 if (x < 0.5 and 1e-280 < oa < 1e280 and 1e-280 < mj < 1e280
