@@ -170,15 +170,21 @@ def experiment_layer() -> bool:
 def machine() -> dict:
     model = "unknown"
     flags = ""
+    family = {}  # a virtual machine's model name may hide the generation; these numbers do not
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name") and model == "unknown":
                 model = line.split(":", 1)[1].strip()
+            for key in ("cpu family", "model"):
+                if line.split(":")[0].strip() == key and key not in family:
+                    family[key] = line.split(":", 1)[1].strip()
             if line.startswith("flags") and not flags:
                 have = set(line.split(":", 1)[1].split())
                 flags = " ".join(f for f in ("avx2", "fma", "avx512f") if f in have)
     except OSError:
         pass
+    if len(family) == 2:
+        model += f", family {family['cpu family']} model {family['model']}"
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:

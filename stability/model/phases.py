@@ -468,10 +468,13 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
                 x = sd * (za - zd)
                 oa = o * att
                 # j alone first (no division: d (1 - x) > bound o A, both sides far from
-                # under/overflow). The defence's first term for j is M_j exactly (dec[j, j] is
-                # 1) and its other terms are >= 0, so its rounded sum is at least M_j: a pair
-                # that M_j alone screens out (84-93% of those evaluated at n_states 8) is
-                # screened out by the whole defence, and j's partners need not be summed
+                # under/overflow). j's own term of the defence is M_j exactly (weight 1,
+                # dec[j, j] = 1) and the others are >= 0, so the rounded sum is at least M_j
+                # (rounding is monotone): a pair that M_j alone screens out (84-93% of those
+                # evaluated at n_states 8) is screened out by the whole defence, whose sum over
+                # j's partners is not needed. (Where that sum reaches 1e280, outside the
+                # second screen's guard, the odds computed in full still fall short: below
+                # the threshold, or 0 or NaN where a product overflows.)
                 mj = strength(f, j)
                 if (x < 0.5 and 1e-280 < oa < 1e280 and 1e-280 < mj < 1e280
                         and mj * (1.0 - x) > bound * oa):
