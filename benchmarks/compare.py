@@ -5,6 +5,8 @@
                                                  # package, or a git revision; NEW defaults
                                                  # to this working tree
     python benchmarks/compare.py HEAD --rounds 60 --cells defensive/multipolar
+    NUMBA_CPU_NAME=znver2 NUMBA_CPU_FEATURES=+avx2,... python benchmarks/compare.py HEAD
+                                                 # both compiled for another target
 
 Both trees' `stability` packages are copied under two other names and imported side by side
 into one worker process (its own NUMBA_CACHE_DIR, pinned to one CPU, compiled before timing
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -116,6 +119,9 @@ def compare(old: str, new: str, cells, n=8, reps=100, rounds=30,
         key = "_".join(str(t).replace("/", "_") for t in trees.values())
         env = {"NUMBA_CACHE_DIR": str(Path(cache) / key if cache else tmp / "cache"),
                "PATH": "/usr/bin:/bin"}
+        # a compile target other than the host's (say, AVX2 on an AVX-512 machine) is passed on
+        env.update({k: v for k, v in os.environ.items()
+                    if k in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")})
         code = _WORKER.format(root=str(pkgs), cells=[tuple(c) for c in cells], n=n, reps=reps,
                               rounds=rounds, cpu=cpu)
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -5,13 +5,14 @@ arrays (the fields of one record, ``simulate.SYSTEM``, with slots = ``MAX_SLOTS`
 
 - ``f``   float64[NF, slots]: capability ``R``, mobilisation ``MU``, ring position ``X``, the
   step's military share ``S`` and capability share ``SS`` snapshots, ``THR`` (the step's
-  ``threat_ratio * S``), and ``BROUGHT`` (war strength a participant brings);
+  ``threat_ratio * S``), ``BROUGHT`` (war strength a participant brings) and ``TOP`` (the
+  threat phase's scratch: the largest threat each state perceives);
 - ``iv``  int64[NI, slots]: flags, links, bitmasks and scratch rows named below;
 - ``pact`` int64[slots, slots] (0 none, 1 ordinary, 2 chain-ganged; symmetric), ``last``
-  int64[slots, slots] (step two states last fought on opposite sides), ``dec`` float64
-  (the loss-of-strength factor exp(-d_ij / projection_scale), fixed while both live) and
-  ``T`` float64 (the step's threat perceptions, stored by source: ``T[j, i]`` is T_ij, the
-  threat j poses to i, so that the threats every state perceives from one k are a row).
+  int64[slots, slots] (step two states last fought on opposite sides; NEVER for pairs that
+  never fought, for i == j and for empty slots) and ``dec`` float64 (the loss-of-strength
+  factor exp(-d_ij / projection_scale), fixed while both live; symmetric, so the factors of
+  every state against one k are a row).
 
 Relation sets (partners, chain-ganged partners, recent enemies, each state's bandwagoning
 followers) are also kept as bitmasks (slots <= 32 fit one int64): the partner masks are
@@ -57,11 +58,11 @@ from .rng import (
 )
 
 # rows of f
-R, MU, X, S, SS, BROUGHT, THR = 0, 1, 2, 3, 4, 5, 6
-NF = 7
+R, MU, X, S, SS, BROUGHT, THR, TOP = 0, 1, 2, 3, 4, 5, 6, 7
+NF = 8
 # rows of iv
 (ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, THREATENED, ORDER, HOSTILE, PARTNERS, CHAIN,
- LASTWAR, SYS, FOLLOWERS) = range(14)
+ SYS, FOLLOWERS, OWN) = range(14)
 NI = 14
 # columns of the row SYS (the system's own values, not a state's)
 SYS_LIVING = 0  # bitmask of the living states, kept in step with ALIVE
@@ -226,71 +227,69 @@ def set_pact(iv, pact, a, b, kind):
         iv[CHAIN, b] &= ~ba
 
 
+@njit(cache=True, inline="always")
+def perceived(s_j, d_ij, hostile_j, rev_j, own_i, g0, g1):
+    """T_ij, the threat j poses to i (Walt): S_j exp(-d_ij / scale) (1 + w I_ij), from j's
+    share ``s_j``, the pair's loss-of-strength factor ``d_ij``, j's recent enemies and whether
+    j is revisionist, and ``own_i`` (i and its partners as at the threat phase). I_ij is 1 if
+    j is revisionist or fought i or one of i's partners within `memory` steps; ``g0``/``g1``
+    are the intent factor without and with it. Hostility is symmetric (o is one of j's recent
+    enemies iff j is one of o's), so one test of j's enemies against i's side suffices."""
+    intent = rev_j | ((hostile_j & own_i) != 0)
+    return s_j * d_ij * (g1 if intent else g0)
+
+
 @njit(cache=True, inline="always", **NO_NRT)
-def threat(p, t, ms, f, iv, pact, last, dec, T):
+def threat(p, t, ms, f, iv, pact, last, dec):
     """Balance of threat (Walt): T_ij = S_j exp(-d_ij / scale) (1 + w I_ij).
 
-    Sets the step's share snapshots, every T_ij, each state's principal threat (the
-    non-partner with the largest T_ij, lowest slot on ties) and whether it is threatened.
+    Sets the step's share snapshots, each state's recent enemies and side (itself and its
+    partners, as the alignment phase will read them), its principal threat (the non-partner
+    with the largest T_ij, lowest slot on ties) and whether it is threatened. The T_ij
+    themselves are not stored: ``perceived`` recomputes any of them from these snapshots.
+
+    Every loop here runs over all slots without a jump, and stores only to rows that LLVM
+    can tell apart from what it loads (the slot count is bounded, see simulate.run_system),
+    so that it vectorises (an AVX-512 register holds eight slots). An empty slot has r = mu
+    = 0, so its shares are exact zeros, and it is masked out of every candidate set.
     """
     tot_m, tot_r = totals(ms, f, iv)
     w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
-    alive = 0
+    alive = alive_mask(ms, iv)
     for i in range(ms):
-        if iv[ALIVE, i] != 0:
-            alive |= 1 << i
-            f[S, i] = strength(f, i) / tot_m
-            f[SS, i] = f[R, i] / tot_r
-            f[THR, i] = ratio * f[S, i]
+        f[S, i] = strength(f, i) / tot_m  # 0 for an empty slot (r = mu = 0)
+        f[SS, i] = f[R, i] / tot_r
+        f[THR, i] = ratio * f[S, i]
+        iv[OWN, i] = iv[PARTNERS, i] | (1 << i)
+    # recent enemies: last[i, j] is NEVER for an empty slot, for j == i and for pairs that
+    # never fought (kill and entry keep it so), so the test needs no other condition
     memory = int(p[P.P_MEMORY])
     for i in range(ms):
         h = 0
-        # a state that has fought nobody within `memory` steps has no recent enemy: no scan
-        if iv[ALIVE, i] != 0 and t - iv[LASTWAR, i] <= memory:
-            for j in range(ms):
-                if iv[ALIVE, j] != 0 and j != i and t - last[i, j] <= memory:
-                    h |= 1 << j
+        for j in range(ms):
+            h |= np.int64(t - last[i, j] <= memory) << j
         iv[HOSTILE, i] = h
     g0 = 1.0 + w * 0.0  # the intent factor without and with perceived intent
     g1 = 1.0 + w * 1.0
-    revisionists = 0
     for i in range(ms):
-        if iv[ALIVE, i] == 0:
-            f[S, i] = 0.0  # keeps the branch-free pass below finite over empty slots
-        elif iv[REV, i] != 0:
-            revisionists |= 1 << i
+        f[TOP, i] = -1.0
+        iv[THREAT, i] = -1
+    # By source j, for every perceiver i at once (dec is symmetric: row j): the largest
+    # candidate T_ij so far and its slot; a later j replaces it only if strictly larger, so
+    # ties go to the lowest slot, and a NaN never does.
+    for j in range(ms):
+        s_j, hostile_j, rev_j = f[S, j], iv[HOSTILE, j], iv[REV, j] != 0
+        alive_j = ((alive >> j) & 1) != 0
+        for i in range(ms):
+            own = iv[OWN, i]
+            tij = perceived(s_j, dec[j, i], hostile_j, rev_j, own, g0, g1)
+            better = (alive_j & (((own >> j) & 1) == 0) & (((alive >> i) & 1) != 0)
+                      & (tij > f[TOP, i]))
+            f[TOP, i] = tij if better else f[TOP, i]
+            iv[THREAT, i] = j if better else iv[THREAT, i]
     for i in range(ms):
-        if iv[ALIVE, i] == 0:
-            continue
-        own = iv[PARTNERS, i] | (1 << i)
-        cand = alive & ~own  # non-partners: pact[i, j] == 0
-        # I_ij for every j at once: j is revisionist or fought i or a partner of i. Hostility
-        # is symmetric (j in HOSTILE[o] iff o in HOSTILE[j]), so the union of the few rows of
-        # `own` replaces a test of HOSTILE[j] & own per pair.
-        intent = revisionists
-        rest = own
-        while rest != 0:
-            o = trailing_zeros(rest)
-            rest &= rest - 1
-            intent |= iv[HOSTILE, o]
-        # every slot, branch-free (choose(), bits.py): T_ii and T_ij of empty slots are never
-        # read. The largest candidate threat by larger() (a short dependency chain from one j
-        # to the next, unlike a compare-and-select of value and index); its lowest slot is
-        # found afterwards.
-        best_t = -1.0
-        for j in range(ms):
-            tij = f[S, j] * dec[i, j] * choose((intent >> j) & 1, g1, g0)
-            T[j, i] = tij
-            best_t = larger(choose((cand >> j) & 1, tij, -1.0), best_t)
-        best = -1
-        rest = cand
-        while rest != 0:
-            j = trailing_zeros(rest)
-            rest &= rest - 1
-            if T[j, i] == best_t:
-                best = j
-                break
-        iv[THREAT, i] = best
+        best = iv[THREAT, i]
+        best_t = f[TOP, i]
         # selects, not jumps (the outcome is unpredictable); f[SS, -1] is a valid slot,
         # masked out when there is no threat
         hit = (best >= 0) & ((best_t >= f[THR, i]) | (f[SS, best] >= alarm))
@@ -303,14 +302,15 @@ def mobilise(p, ms, f, iv):
     top, step = p[P.P_MOB_MAX], p[P.P_MOB_STEP]
     floor = p[P.P_MOB_FLOOR] * top
     for i in range(ms):
-        # choose(), not jumps: who is threatened is unpredictable (bits.py)
+        # plain selects over every slot, which LLVM vectorises (who is threatened is
+        # unpredictable: a jump per slot would be mispredicted); an empty slot keeps mu = 0
         mu = f[MU, i]
-        armed = choose(iv[THREATENED, i] != 0, smaller(top, mu + step), larger(floor, mu - step))
-        f[MU, i] = choose(iv[ALIVE, i] != 0, armed, mu)
+        armed = smaller(top, mu + step) if iv[THREATENED, i] != 0 else larger(floor, mu - step)
+        f[MU, i] = armed if iv[ALIVE, i] != 0 else mu
 
 
 @njit(cache=True, inline="always", **NO_NRT)
-def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
+def align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck):
     """External balancing, bandwagoning, buck-passing and chain-ganging (Waltz; Walt;
     Christensen and Snyder; Mearsheimer), each threatened state choosing with probability
     proportional to exp(utility). ``e_buck`` is exp(buckpass_weight)."""
@@ -349,6 +349,9 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
     sw, bw = p[P.P_STRENGTH_W], p[P.P_BALANCE_W]
     wagon, alone = p[P.P_BANDWAGON_W], p[P.P_ALONE_W]
     alarm = p[P.P_ALARM_SHARE]
+    w = p[P.P_INTENT_WEIGHT]
+    g0 = 1.0 + w * 0.0  # the intent factor without and with perceived intent (threat)
+    g1 = 1.0 + w * 1.0
     for o in range(n):
         i = iv[ORDER, o]
         if iv[THREATENED, i] == 0:
@@ -363,8 +366,10 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
         cand = others & ~iv[PARTNERS, k]
         if fk >= 0:
             cand &= ~(1 << fk)
-        tik, si = T[k, i], f[S, i]
-        threats_k = T[k]  # T_jk for every j, contiguous
+        # T_jk for every j from the threat phase's snapshots (dec is symmetric: row k)
+        s_k, hostile_k, rev_k = f[S, k], iv[HOSTILE, k], iv[REV, k] != 0
+        tik = perceived(s_k, dec[k, i], hostile_k, rev_k, iv[OWN, i], g0, g1)
+        si = f[S, i]
         catcher = False
         ok = 0
         # A partner is a living j other than i and k, not aligned with k, itself threatened
@@ -375,7 +380,7 @@ def align(p, rng, t, ms, f, iv, pact, T, counts, e_buck):
         # i balances, so it is looked for only then, below.
         for j in range(ms):
             sj = f[S, j]
-            tjk = threats_k[j]
+            tjk = perceived(s_k, dec[k, j], hostile_k, rev_k, iv[OWN, j], g0, g1)
             okj = ((((cand >> j) & 1) != 0) & (iv[FOLLOW, j] != k)
                    & (k_alarms | (tjk >= f[THR, j])) & (sj == sj))
             ok |= np.int64(okj) << j
@@ -562,7 +567,6 @@ def kill(ms, f, iv, pact, last, e):
     iv[PARTNERS, e] = 0
     iv[CHAIN, e] = 0
     iv[HOSTILE, e] = 0
-    iv[LASTWAR, e] = NEVER
     bit = 1 << e
     for s in range(ms):
         pact[e, s] = 0
@@ -705,7 +709,6 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, d
         c = wc * f[R, q]
         f[R, q] = f[R, q] - c
         size += c
-        iv[LASTWAR, q] = t
     loss = cs * f[R, loser]
     f[R, loser] = f[R, loser] - loss
     total_b = 0.0

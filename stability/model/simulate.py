@@ -42,7 +42,6 @@ SYSTEM = np.dtype([
     ("pact", np.int64, (P.MAX_SLOTS, P.MAX_SLOTS)),
     ("last", np.int64, (P.MAX_SLOTS, P.MAX_SLOTS)),
     ("dec", np.float64, (P.MAX_SLOTS, P.MAX_SLOTS)),
-    ("T", np.float64, (P.MAX_SLOTS, P.MAX_SLOTS)),
     ("rng", np.uint64, (2,)),
     ("counts", np.int64, (ph.NC,)),
 ], align=True)
@@ -53,10 +52,14 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
     """Simulate one system, whose stream has key ``key``, from its start to hegemony or the
     horizon, in ``system`` (a SYSTEM array of one record); fill ``out``."""
     sy = system[0]
-    f, iv, pact, last, dec, T = sy.f, sy.iv, sy.pact, sy.last, sy.dec, sy.T
+    f, iv, pact, last, dec = sy.f, sy.iv, sy.pact, sy.last, sy.dec
     rng, counts = sy.rng, sy.counts
     rng[0] = key
-    ms = int(p[P.P_MAX_STATES])
+    # min() changes nothing (params.py caps max_states at MAX_SLOTS) but tells LLVM the
+    # bound: with it, LLVM can tell the record's rows apart in the threat phase's loops
+    # and vectorises them for eight slots and more, not sixteen and more (row 25 of
+    # benchmarks/optimisations.md)
+    ms = min(int(p[P.P_MAX_STATES]), P.MAX_SLOTS)
     for s in range(ms):
         for k in range(ph.NF):
             f[k, s] = 0.0
@@ -65,7 +68,6 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
         iv[ph.FOLLOW, s] = -1
         iv[ph.BUCK, s] = -1
         iv[ph.RANK, s] = -1
-        iv[ph.LASTWAR, s] = ph.NEVER
         for q in range(ms):
             pact[s, q] = 0
             last[s, q] = ph.NEVER
@@ -87,12 +89,12 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
     t_end = horizon
     for t in range(1, horizon + 1):
         ph.growth(p, rng, t, ms, f, iv)
-        ph.threat(p, t, ms, f, iv, pact, last, dec, T)
+        ph.threat(p, t, ms, f, iv, pact, last, dec)
         ph.mobilise(p, ms, f, iv)
         for s in range(ms):
             iv[ph.BUCK, s] = -1  # a buck-passing stance lasts one step
         if alliances:
-            ph.align(p, rng, t, ms, f, iv, pact, T, counts, e_buck)
+            ph.align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck)
         nwar = ph.war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar)
         ph.entry(p, rng, t, ms, f, iv, dec, counts)
         winner = ph.hegemon(p, ms, f, iv)
