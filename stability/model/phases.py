@@ -66,6 +66,7 @@ NF = 8
 NI = 14
 # columns of the row SYS (the system's own values, not a state's)
 SYS_LIVING = 0  # bitmask of the living states, kept in step with ALIVE
+SYS_THREATENED = 1  # bitmask of the states the step's threat phase found threatened
 # per-run counters
 C_WARS, C_ELIMINATIONS, C_ENTRIES, C_BALANCING, C_BANDWAGONING, C_BUCK_PASSING, C_CHAIN = range(7)
 NC = 7
@@ -287,6 +288,7 @@ def threat(p, t, ms, f, iv, pact, last, dec):
                       & (tij > f[TOP, i]))
             f[TOP, i] = tij if better else f[TOP, i]
             iv[THREAT, i] = j if better else iv[THREAT, i]
+    threatened = 0
     for i in range(ms):
         best = iv[THREAT, i]
         best_t = f[TOP, i]
@@ -294,6 +296,8 @@ def threat(p, t, ms, f, iv, pact, last, dec):
         # masked out when there is no threat
         hit = (best >= 0) & ((best_t >= f[THR, i]) | (f[SS, best] >= alarm))
         iv[THREATENED, i] = 1 if hit else 0
+        threatened |= np.int64(hit) << i
+    iv[SYS, SYS_THREATENED] = threatened
 
 
 @njit(cache=True, inline="always", **NO_NRT)
@@ -323,28 +327,31 @@ def align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck):
             above &= above - 1
             if uniform(rng) < decay:
                 set_pact(iv, pact, i, j, 0)
-    deciders = 0
     for i in range(ms):
         k = iv[FOLLOW, i]
         if k >= 0:
             gone = uniform(rng) < decay
             if gone or iv[THREAT, i] != k:
                 set_follow(iv, i, -1)
-        if iv[ALIVE, i] != 0 and iv[THREATENED, i] != 0:
-            deciders += 1
-    if deciders == 0:
+    threatened = iv[SYS, SYS_THREATENED]  # living states only (threat phase)
+    if threatened == 0:
         return  # nobody decides: the order (its own sub-stream) would not be used
-    if deciders > 1:
+    if threatened & (threatened - 1) != 0:
         counter = rng[1]
         n = shuffle_alive(rng, t, PH_ALIGN_ORDER, ms, iv)
         rng[1] = counter  # back to where the decay draws left off
+        # the deciders in the drawn order, kept without jumps (who is threatened is
+        # unpredictable along a random order)
+        m = 0
+        for o in range(n):
+            s_ = iv[ORDER, o]
+            iv[ORDER, m] = s_
+            m += (threatened >> s_) & 1
+        n = m
     else:
         # one decider: the order cannot matter, so its draws are skipped (counter-based)
-        n = 0
-        for i in range(ms):
-            if iv[ALIVE, i] != 0 and iv[THREATENED, i] != 0:
-                iv[ORDER, 0] = i
-                n = 1
+        iv[ORDER, 0] = trailing_zeros(threatened)
+        n = 1
     alive = alive_mask(ms, iv)
     sw, bw = p[P.P_STRENGTH_W], p[P.P_BALANCE_W]
     wagon, alone = p[P.P_BANDWAGON_W], p[P.P_ALONE_W]
@@ -354,8 +361,6 @@ def align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck):
     g1 = 1.0 + w * 1.0
     for o in range(n):
         i = iv[ORDER, o]
-        if iv[THREATENED, i] == 0:
-            continue
         k = iv[THREAT, i]
         if pact[i, k] > 0:
             continue  # k became i's partner earlier in this phase
