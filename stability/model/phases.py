@@ -96,13 +96,15 @@ def smaller(a, b):
 
 @njit(cache=True, inline="always")
 def totals(ms, f, iv):
-    """Live totals (sum of M, sum of r) over the living states, summed in slot order."""
+    """Live totals (sum of M, sum of r) over the living states, summed in slot order.
+
+    Summed over every slot without a jump: an empty slot has r = mu = 0, and adding its
+    exact zeros leaves a sum of terms that are not negative unchanged."""
     tot_m = 0.0
     tot_r = 0.0
     for s in range(ms):
-        if iv[ALIVE, s] != 0:
-            tot_m += strength(f, s)
-            tot_r += f[R, s]
+        tot_m += strength(f, s)
+        tot_r += f[R, s]
     return tot_m, tot_r
 
 
@@ -327,12 +329,16 @@ def align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck):
             above &= above - 1
             if uniform(rng) < decay:
                 set_pact(iv, pact, i, j, 0)
-    for i in range(ms):
+    following = 0  # every state that follows another: the union of the followers' masks
+    for k in range(ms):
+        following |= iv[FOLLOWERS, k]
+    while following != 0:
+        i = trailing_zeros(following)
+        following &= following - 1
         k = iv[FOLLOW, i]
-        if k >= 0:
-            gone = uniform(rng) < decay
-            if gone or iv[THREAT, i] != k:
-                set_follow(iv, i, -1)
+        gone = uniform(rng) < decay
+        if gone or iv[THREAT, i] != k:
+            set_follow(iv, i, -1)
     threatened = iv[SYS, SYS_THREATENED]  # living states only (threat phase)
     if threatened == 0:
         return  # nobody decides: the order (its own sub-stream) would not be used
@@ -617,30 +623,29 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     batch (sizes/runs record each war while there is room)."""
     revisionists_only = p[P.P_INITIATORS] == 1.0
     alive = alive_mask(ms, iv)
-    starters = 0
-    for s in range(ms):
-        if iv[ALIVE, s] != 0 and (iv[REV, s] != 0 or not revisionists_only):
-            starters += 1
+    starters = alive  # the states that may start a war, as a bitmask
+    if revisionists_only:
+        revisionists = 0
+        for s in range(ms):
+            revisionists |= np.int64(iv[REV, s] != 0) << s
+        starters &= revisionists
     if starters == 0:
         return nwar  # nobody may start a war: the order and the draws would go unused
-    if starters > 1:
+    if starters & (starters - 1) != 0:
         n = shuffle_alive(rng, t, PH_WAR_ORDER, ms, iv)
+        if revisionists_only:
+            # only the revisionists in the drawn order, kept without jumps (who is
+            # revisionist is unpredictable along a random order)
+            m = 0
+            for o in range(n):
+                s = iv[ORDER, o]
+                iv[ORDER, m] = s
+                m += (starters >> s) & 1
+            n = m
     else:
         # a single possible initiator: the order cannot matter, so its draws are skipped
-        n = 0
-        for s in range(ms):
-            if iv[ALIVE, s] != 0 and (iv[REV, s] != 0 or not revisionists_only):
-                iv[ORDER, 0] = s
-                n = 1
-    if revisionists_only:
-        # only the revisionists in the drawn order, kept without jumps (who is revisionist is
-        # unpredictable along a random order); REV does not change during the phase
-        m = 0
-        for o in range(n):
-            s = iv[ORDER, o]
-            iv[ORDER, m] = s
-            m += 1 if iv[REV, s] != 0 else 0
-        n = m
+        iv[ORDER, 0] = trailing_zeros(starters)
+        n = 1
     set_phase(rng, t, PH_WAR)
     fought = 0
     tot_m = 0.0
