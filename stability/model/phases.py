@@ -183,6 +183,19 @@ def shuffle_alive(rng, step, phase, ms, iv):
     return n
 
 
+@njit(cache=True, inline="always")
+def keep_in_order(iv, n, members):
+    """Keep only the states of the bitmask ``members`` among the first n of iv[ORDER], in
+    their drawn order, without jumps (who is a member is unpredictable along a random
+    order); returns how many are kept."""
+    m = 0
+    for o in range(n):
+        s = iv[ORDER, o]
+        iv[ORDER, m] = s
+        m += (members >> s) & 1
+    return m
+
+
 @njit(cache=True, inline="always", **NO_NRT)
 def growth(p, rng, t, ms, f, iv):
     """Differential growth (power transition): r_i <- r_i exp(g + sd z - cost mu_i)."""
@@ -346,14 +359,7 @@ def align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck):
         counter = rng[1]
         n = shuffle_alive(rng, t, PH_ALIGN_ORDER, ms, iv)
         rng[1] = counter  # back to where the decay draws left off
-        # the deciders in the drawn order, kept without jumps (who is threatened is
-        # unpredictable along a random order)
-        m = 0
-        for o in range(n):
-            s_ = iv[ORDER, o]
-            iv[ORDER, m] = s_
-            m += (threatened >> s_) & 1
-        n = m
+        n = keep_in_order(iv, n, threatened)
     else:
         # one decider: the order cannot matter, so its draws are skipped (counter-based)
         iv[ORDER, 0] = trailing_zeros(threatened)
@@ -634,14 +640,7 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     if starters & (starters - 1) != 0:
         n = shuffle_alive(rng, t, PH_WAR_ORDER, ms, iv)
         if revisionists_only:
-            # only the revisionists in the drawn order, kept without jumps (who is
-            # revisionist is unpredictable along a random order)
-            m = 0
-            for o in range(n):
-                s = iv[ORDER, o]
-                iv[ORDER, m] = s
-                m += (starters >> s) & 1
-            n = m
+            n = keep_in_order(iv, n, starters)
     else:
         # a single possible initiator: the order cannot matter, so its draws are skipped
         iv[ORDER, 0] = trailing_zeros(starters)
