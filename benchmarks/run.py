@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The benchmark suite: one command, writes benchmarks/RESULTS.md.
 
-    python benchmarks/run.py            # every section at full size (about 10 minutes, 2 cores)
+    python benchmarks/run.py            # every section at full size (about 11 minutes, 2 cores)
     python benchmarks/run.py --quick    # every section at small sizes (about a minute)
 
 Sections (numbered as in RESULTS.md):
@@ -11,7 +11,9 @@ Sections (numbered as in RESULTS.md):
  3. the kernel against the roofline yardstick (benchmarks/yardstick.py) at n_states = 8;
  4. scaling from 1 to 2 cores, with processes (what `stability run` uses) and with threads,
    and the yardstick's scaling in the same processes as a control (what the machine gives);
- 5. end-to-end `stability run` against the raw kernel, and the 1,000,000-system run;
+ 5. end-to-end `stability run` against the raw kernel, and the 1,000,000-system run (where
+    that takes under a minute, the ratio again on runs of a minute or more, as its target
+    asks);
  6. peak memory of `stability run` against the replicate count;
  7. how the cost grows with n_states (fitted exponent) and with the horizon;
  8. first-call compile time, and a second process's time to its first step (compile cache).
@@ -82,6 +84,9 @@ class Sizes:
     e2e_chunk: int = 10_000       # the config's default chunk: `stability run` as users run it
     e2e_runs: int = 2             # end-to-end runs, each paired with the raw kernel
     e2e_small_chunk: int = 2_500  # one more run with 4x as many tasks (chunk sensitivity)
+    # the 90% target is for runs of a minute or more: where the million systems take less,
+    # the ratio is measured again on runs sized to take about this long
+    e2e_minute_s: float = 72.0
     memory_replicates: tuple = (100_000, 1_000_000, 10_000_000)
     memory_horizon: int = 10
     horizons: tuple = (25, 50, 100, 200, 400)
@@ -92,12 +97,12 @@ class Sizes:
 FULL = Sizes()
 QUICK = Sizes(repeats=2, rounds=3, cell_seconds=0.05, ref_systems=3, count_systems=4,
               scaling_seconds=0.5, e2e_replicates=3_000, e2e_sample=0.5, e2e_chunk=500, e2e_runs=1,
-              e2e_small_chunk=250,
+              e2e_small_chunk=250, e2e_minute_s=0.0,
               memory_replicates=(1_000, 10_000), horizons=(50, 200), horizon_systems=100)
 SMOKE = Sizes(repeats=1, rounds=2, cell_seconds=0.001, n_states=(4, 8), ref_systems=1,
               count_systems=1,
               scaling_seconds=0.02, e2e_replicates=20, e2e_sample=0.5, e2e_chunk=10, e2e_runs=1,
-              e2e_small_chunk=5,
+              e2e_small_chunk=5, e2e_minute_s=0.0,
               memory_replicates=(20, 40), memory_horizon=3, horizons=(5, 10),
               horizon_systems=4)
 
@@ -517,8 +522,32 @@ def stability_run(replicates: int, chunk: int, horizon: int = 200, sweep: str = 
 
 def end_to_end(sizes: Sizes) -> dict:
     """`stability run` on the six cells (3 polarities x 2 doctrines, n_states 8, horizon
-    200) against the raw kernel on 2 processes, rerunning a sample of the same work."""
+    200) against the raw kernel on 2 processes, rerunning a sample of the same work.
+
+    The ratio target is for runs of a minute or more: where the runs of a million systems
+    (the other target's) take less, the ratio is measured again, the same way, on runs of
+    more replicates sized to take about ``sizes.e2e_minute_s`` seconds (``minute``)."""
     reps = sizes.e2e_replicates
+    million = _paired_runs(reps, sizes)
+    small = stability_run(reps, sizes.e2e_small_chunk)["wall"]
+    fixed = stability_run(10, 10)["wall"]  # 60 systems: start-up, cluster, store write
+    systems = 6 * reps
+    out = {"replicates": reps, "systems": systems, "e2e_s": million["e2e_s"],
+           "runs": sizes.e2e_runs, "fixed_s": fixed, "small_chunk": sizes.e2e_small_chunk,
+           "small_chunk_s": small, **million,
+           "e2e_systems_per_s": systems / million["e2e_s"],
+           "kernel_systems_per_s": systems / million["kernel_s"]}
+    out["minute"] = None
+    if sizes.e2e_minute_s > 0 and million["e2e_s"] < 60.0:
+        long_reps = math.ceil(reps * sizes.e2e_minute_s / million["e2e_s"])
+        out["minute"] = {"replicates": long_reps, "systems": 6 * long_reps,
+                         **_paired_runs(long_reps, sizes)}
+    return out
+
+
+def _paired_runs(reps: int, sizes: Sizes) -> dict:
+    """``sizes.e2e_runs`` runs of `stability run` on ``reps`` replicates of each cell, each
+    paired with the raw kernel on a sample of the same work (see end_to_end)."""
     sample = max(2, int(reps * sizes.e2e_sample)) // 2 * 2
     # alternate: raw sample, end to end, raw sample, end to end, ..., raw sample. Each end-to-end
     # run is paired with the mean of the raw samples just before and just after it, so a drift
@@ -536,19 +565,10 @@ def end_to_end(sizes: Sizes) -> dict:
         raws.append(_raw_cells(sample) * reps / sample)
     kernels = [(a + b) / 2 for a, b in zip(raws[:-1], raws[1:], strict=True)]
     ratios = [k / w for k, w in zip(kernels, walls, strict=True)]
-    e2e = float(np.median(walls))
-    kernel = float(np.median(kernels))
-    small = stability_run(reps, sizes.e2e_small_chunk)["wall"]
-    fixed = stability_run(10, 10)["wall"]  # 60 systems: start-up, cluster, store write
-    systems = 6 * reps
-    return {"replicates": reps, "systems": systems, "e2e_s": e2e, "runs": sizes.e2e_runs,
-            "walls": walls, "kernels": kernels, "ratios": ratios,
-            "fixed_s": fixed, "others": others, "inside": inside,
-            "small_chunk": sizes.e2e_small_chunk,
-            "small_chunk_s": small,
-            "kernel_s": kernel, "sample": sample, "ratio": float(np.median(ratios)),
-            "e2e_systems_per_s": systems / e2e,
-            "kernel_systems_per_s": systems / kernel}
+    return {"e2e_s": float(np.median(walls)), "walls": walls, "kernels": kernels,
+            "kernel_s": float(np.median(kernels)), "ratios": ratios,
+            "ratio": float(np.median(ratios)), "sample": sample, "others": others,
+            "inside": inside}
 
 
 _CELLS = """
@@ -760,13 +780,16 @@ def _targets(res) -> list[str]:
                     "not available in this tree | n/a |")
         rows.append("| 1,000,000 systems end to end in under a minute | TODO | n/a |")
     else:
-        # "Runs of a minute or more": the fixed cost weighs less the longer the run, so a
-        # ratio measured on a run of nearly a minute is if anything conservative.
-        long_enough = e["e2e_s"] >= 45 or e["kernel_s"] >= 45
+        # "Runs of a minute or more": the million systems' runs if they took that long, else
+        # the runs sized to (section 5)
+        r = e["minute"] or e
+        long_enough = r["e2e_s"] >= 60.0
+        also = (f"; {_down(e['ratio'], 3):.1%} over the million systems' {e['e2e_s']:.1f} s"
+                if e["minute"] else "")
         rows.append(f"| end-to-end throughput >= {TARGETS['end_to_end']:.0%} of the raw kernel "
-                    f"(runs of a minute or more) | {_down(e['ratio'], 3):.1%} over "
-                    f"{e['e2e_s']:.1f} s | "
-                    f"{verdict(e['ratio'] >= TARGETS['end_to_end']) if long_enough else 'n/a'}"
+                    f"(runs of a minute or more) | {_down(r['ratio'], 3):.1%} over "
+                    f"{r['e2e_s']:.1f} s{also} | "
+                    f"{verdict(r['ratio'] >= TARGETS['end_to_end']) if long_enough else 'n/a'}"
                     f"{'' if long_enough else ' (run shorter than a minute)'} |")
         million = e["systems"] >= 1_000_000
         rows.append(f"| 1,000,000 systems (n_states 8, horizon 200) end to end in under "
@@ -884,7 +907,8 @@ def _sections(res) -> list[str]:
                 + ", ".join(f"{x:.1%}" for x in e["ratios"]) + "). The "
                 "difference is the run's fixed cost (interpreter and imports, starting the "
                 "local cluster, each worker's imports and compile-cache load, reducing and "
-                "writing the results) plus the scheduling of the tasks.", "",
+                "writing the results) plus the scheduling of the tasks.", ""]
+        out += [
                 "By the runs' own account, their workers' threads spent "
                 + ", ".join(f"{x:.1%}" for x in e["inside"])
                 + " of the two cores' time over each run's wall time in the kernel (CPU time "
@@ -899,6 +923,20 @@ def _sections(res) -> list[str]:
                 + " cores during the end-to-end run(s) (from /proc/stat, less the run's own "
                 "CPU time): on 2 cores, anything well above 0 slows the run down in proportion.",
                 ""]
+        mn = e["minute"]
+        if mn:
+            out += [f"The target is for runs of a minute or more, and these took less, so the "
+                    f"ratio was measured again, the same way, on {mn['replicates']:,} replicates "
+                    f"of each cell ({mn['systems']:,} systems, sized to take about "
+                    f"{FULL.e2e_minute_s:.0f} s; the raw kernel's sample replicates "
+                    f"0..{mn['sample'] - 1}): `stability run` took "
+                    + ", ".join(f"{w:.1f}" for w in mn["walls"])
+                    + " s, the raw kernel " + ", ".join(f"{k:.1f}" for k in mn["kernels"])
+                    + f" s, so end to end reached {mn['ratio']:.1%} of its throughput (every "
+                    "run: " + ", ".join(f"{x:.1%}" for x in mn["ratios"]) + "); by the runs' "
+                    "own account their workers spent "
+                    + ", ".join(f"{x:.1%}" for x in mn["inside"])
+                    + " of the two cores' time in the kernel.", ""]
     mem = res.get("memory")
     out += ["## 6. Peak memory against the replicate count", ""]
     if not mem:
