@@ -64,6 +64,8 @@ NF = 8
 (ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, THREATENED, ORDER, HOSTILE, PARTNERS, CHAIN,
  SYS, FOLLOWERS, OWN) = range(14)
 NI = 14
+# OWN: each state and its partners as a bitmask, as at the step's threat phase: the alignment
+# phase recomputes T_jk from it (``perceived``) while the live PARTNERS masks change
 # columns of the row SYS (the system's own values, not a state's)
 SYS_LIVING = 0  # bitmask of the living states, kept in step with ALIVE
 SYS_THREATENED = 1  # bitmask of the states the step's threat phase found threatened
