@@ -61,9 +61,9 @@ from .rng import (
 R, MU, X, S, SS, BROUGHT, THR, TOP = 0, 1, 2, 3, 4, 5, 6, 7
 NF = 8
 # rows of iv
-(ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, THREATENED, ORDER, HOSTILE, PARTNERS, CHAIN,
- SYS, FOLLOWERS, OWN) = range(14)
-NI = 14
+(ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, ORDER, HOSTILE, PARTNERS, CHAIN, SYS, FOLLOWERS,
+ OWN) = range(13)
+NI = 13
 # OWN: each state and its partners as a bitmask, as at the step's threat phase: the alignment
 # phase recomputes T_jk from it (``perceived``) while the live PARTNERS masks change
 # columns of the row SYS (the system's own values, not a state's)
@@ -97,7 +97,7 @@ def smaller(a, b):
 
 
 @njit(cache=True, inline="always")
-def totals(ms, f, iv):
+def totals(ms, f):
     """Live totals (sum of M, sum of r) over the living states, summed in slot order.
 
     Summed over every slot without a jump: an empty slot has r = mu = 0, and adding its
@@ -246,6 +246,14 @@ def set_pact(iv, pact, a, b, kind):
 
 
 @njit(cache=True, inline="always")
+def intent_factors(p):
+    """The intent factor 1 + w I_ij of the threat perceptions without and with perceived
+    intent (I_ij = 0, 1), as the threat phase and the alignment phase both compute them."""
+    w = p[P.P_INTENT_WEIGHT]
+    return 1.0 + w * 0.0, 1.0 + w * 1.0
+
+
+@njit(cache=True, inline="always")
 def perceived(s_j, d_ij, hostile_j, rev_j, own_i, g0, g1):
     """T_ij, the threat j poses to i (Walt): S_j exp(-d_ij / scale) (1 + w I_ij), from j's
     share ``s_j``, the pair's loss-of-strength factor ``d_ij``, j's recent enemies and whether
@@ -258,7 +266,7 @@ def perceived(s_j, d_ij, hostile_j, rev_j, own_i, g0, g1):
 
 
 @njit(cache=True, inline="always", **NO_NRT)
-def threat(p, t, ms, f, iv, pact, last, dec):
+def threat(p, t, ms, f, iv, last, dec):
     """Balance of threat (Walt): T_ij = S_j exp(-d_ij / scale) (1 + w I_ij).
 
     Sets the step's share snapshots, each state's recent enemies and side (itself and its
@@ -271,8 +279,8 @@ def threat(p, t, ms, f, iv, pact, last, dec):
     so that it vectorises (an AVX-512 register holds eight slots). An empty slot has r = mu
     = 0, so its shares are exact zeros, and it is masked out of every candidate set.
     """
-    tot_m, tot_r = totals(ms, f, iv)
-    w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
+    tot_m, tot_r = totals(ms, f)
+    ratio, alarm = p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
     alive = alive_mask(ms, iv)
     for i in range(ms):
         f[S, i] = strength(f, i) / tot_m  # 0 for an empty slot (r = mu = 0)
@@ -287,8 +295,7 @@ def threat(p, t, ms, f, iv, pact, last, dec):
         for j in range(ms):
             h |= np.int64(t - last[i, j] <= memory) << j
         iv[HOSTILE, i] = h
-    g0 = 1.0 + w * 0.0  # the intent factor without and with perceived intent
-    g1 = 1.0 + w * 1.0
+    g0, g1 = intent_factors(p)
     for i in range(ms):
         f[TOP, i] = -1.0
         iv[THREAT, i] = -1
@@ -312,7 +319,6 @@ def threat(p, t, ms, f, iv, pact, last, dec):
         # selects, not jumps (the outcome is unpredictable); f[SS, -1] is a valid slot,
         # masked out when there is no threat
         hit = (best >= 0) & ((best_t >= f[THR, i]) | (f[SS, best] >= alarm))
-        iv[THREATENED, i] = 1 if hit else 0
         threatened |= np.int64(hit) << i
     iv[SYS, SYS_THREATENED] = threatened
 
@@ -322,11 +328,12 @@ def mobilise(p, ms, f, iv):
     """Internal balancing: arm when threatened, stand down (to the doctrine's floor) if not."""
     top, step = p[P.P_MOB_MAX], p[P.P_MOB_STEP]
     floor = p[P.P_MOB_FLOOR] * top
+    threatened = iv[SYS, SYS_THREATENED]
     for i in range(ms):
         # plain selects over every slot, which LLVM vectorises (who is threatened is
         # unpredictable: a jump per slot would be mispredicted); an empty slot keeps mu = 0
         mu = f[MU, i]
-        armed = smaller(top, mu + step) if iv[THREATENED, i] != 0 else larger(floor, mu - step)
+        armed = smaller(top, mu + step) if (threatened >> i) & 1 else larger(floor, mu - step)
         f[MU, i] = armed if iv[ALIVE, i] != 0 else mu
 
 
@@ -370,9 +377,7 @@ def align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck):
     sw, bw = p[P.P_STRENGTH_W], p[P.P_BALANCE_W]
     wagon, alone = p[P.P_BANDWAGON_W], p[P.P_ALONE_W]
     alarm = p[P.P_ALARM_SHARE]
-    w = p[P.P_INTENT_WEIGHT]
-    g0 = 1.0 + w * 0.0  # the intent factor without and with perceived intent (threat)
-    g1 = 1.0 + w * 1.0
+    g0, g1 = intent_factors(p)
     for o in range(n):
         i = iv[ORDER, o]
         k = iv[THREAT, i]
@@ -652,7 +657,7 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
     tot_m = 0.0
     tot_r = 0.0
     if p[P.P_ANTICIPATE] != 0.0:  # only anticipated balancing reads the live totals
-        tot_m, tot_r = totals(ms, f, iv)
+        tot_m, tot_r = totals(ms, f)
     for o in range(n):
         i = iv[ORDER, o]
         if iv[ALIVE, i] == 0 or (fought >> i) & 1:
@@ -665,7 +670,7 @@ def war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar):
         fought |= att | dfn
         alive = alive_mask(ms, iv)
         if p[P.P_ANTICIPATE] != 0.0:
-            tot_m, tot_r = totals(ms, f, iv)
+            tot_m, tot_r = totals(ms, f)
         counts[C_WARS] += 1
         if nwar < sizes.size:
             sizes[nwar] = size

@@ -89,7 +89,7 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
     t_end = horizon
     for t in range(1, horizon + 1):
         ph.growth(p, rng, t, ms, f, iv)
-        ph.threat(p, t, ms, f, iv, pact, last, dec)
+        ph.threat(p, t, ms, f, iv, last, dec)
         ph.mobilise(p, ms, f, iv)
         for s in range(ms):
             iv[ph.BUCK, s] = -1  # a buck-passing stance lasts one step
