@@ -907,8 +907,7 @@ def _sections(res) -> list[str]:
                 + ", ".join(f"{x:.1%}" for x in e["ratios"]) + "). The "
                 "difference is the run's fixed cost (interpreter and imports, starting the "
                 "local cluster, each worker's imports and compile-cache load, reducing and "
-                "writing the results) plus the scheduling of the tasks.", ""]
-        out += [
+                "writing the results) plus the scheduling of the tasks.", "",
                 "By the runs' own account, their workers' threads spent "
                 + ", ".join(f"{x:.1%}" for x in e["inside"])
                 + " of the two cores' time over each run's wall time in the kernel (CPU time "
