@@ -51,6 +51,56 @@ def test_yardstick_counts_draws():
     assert yardstick.yardstick(8, 2, 10, c["uniform"], c["normal"], 1) > 0
 
 
+def _yardstick_in_python(n, systems, steps, uniforms, normals, seed):
+    """The yardstick's stated work, written plainly on the reference's stream: per step the
+    draws (fractional counts met on average), then each state's largest threat
+    T_ij = S_j g_j d_ij over j != i, its lowest slot on ties, and the threat test."""
+    import math
+
+    from stability.reference import Stream
+
+    check = 0.0
+    for sys_ in range(systems):
+        rng = Stream(seed, sys_)
+        rng.phase(0, 1)
+        x, g = [], []
+        for _ in range(n):
+            x.append(rng.uniform())
+            g.append(2.0 if rng.uniform() < 0.25 else 1.0)
+        s = [1.0 / n] * n
+        dec = [[math.exp(-min(abs(a - b), 1.0 - abs(a - b)) / 0.25) for b in x] for a in x]
+        du = dn = 0.0
+        for t in range(1, steps + 1):
+            rng.phase(t, 2)
+            du += uniforms
+            while du >= 1.0:
+                check += rng.uniform()
+                du -= 1.0
+            rng.phase(t, 3)
+            dn += normals
+            k = 0
+            while dn >= 1.0:
+                s[k] = s[k] * (1.0 + 0.01 * rng.normal())
+                k = (k + 1) % n
+                dn -= 1.0
+            hit = 0
+            for i in range(n):
+                threats = [s[j] * g[j] * dec[j][i] for j in range(n)]
+                best = max(threats[j] for j in range(n) if j != i)
+                slot = min(j for j in range(n) if j != i and threats[j] == best)
+                hit += (1 + slot) if best >= s[i] else 0
+            check += hit
+    return check
+
+
+def test_yardstick_does_its_stated_work():
+    """The compiled yardstick (vectorised threat pass, draws from a local counter) computes
+    exactly what its plain statement does: same draws, same largest threats and slots."""
+    yardstick = _load("yardstick")
+    for args in ((8, 3, 40, 38.6, 23.1, 1), (5, 2, 30, 3.3, 7.7, 2), (16, 2, 20, 10.0, 5.0, 3)):
+        assert yardstick.yardstick(*args) == _yardstick_in_python(*args)
+
+
 def test_profile_maps_padded_lines_back(tmp_path):
     """The profiler's padded copy of the model names one file per line number, and maps each
     back to the original file's line."""
