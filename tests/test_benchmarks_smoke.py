@@ -6,6 +6,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -49,6 +51,45 @@ def test_yardstick_counts_draws():
                                "horizon": 20}, 2)
     assert c["steps"] > 0 and c["uniform"] > 0 and c["normal"] > 0
     assert yardstick.yardstick(8, 2, 10, c["uniform"], c["normal"], 1) > 0
+
+
+def test_yardstick_counts_only_the_orders_the_kernel_draws():
+    """With no revisionists under the defensive preset nobody may start a war, so the kernel
+    draws no war order; the count must leave out every word of that sub-stream (told apart
+    here by the stream's counter, independently of how count_draws finds them). Alliances are
+    off, so that no alignment order (skipped when at most one state is threatened) enters."""
+    from stability import params as P
+    from stability import reference
+
+    yardstick = _load("yardstick")
+    params = {"doctrine": "defensive", "polarity": "multipolar", "revisionist_share": 0.0,
+              "alliances": False, "horizon": 30}
+    counted = yardstick.count_draws(params, 3)
+    words = {"all": 0, "normal": 0, "war order": 0}
+
+    class Counting(reference.Stream):
+        def word(self):
+            words["all"] += 1
+            words["war order"] += (self.counter >> 27) & 31 == reference.WAR_ORDER
+            return super().word()
+
+        def normal(self):
+            words["normal"] += 1
+            return super().normal()
+
+    original, reference.Stream = reference.Stream, Counting
+    try:
+        q = P.resolve(params)
+        steps = 0
+        for rep in range(3):
+            out = reference.run_one(q, 1, rep)
+            steps += out["hegemony_time"] if out["hegemony_time"] > 0 else q["horizon"]
+    finally:
+        reference.Stream = original
+    assert words["war order"] > 0  # the reference does draw them
+    assert counted["steps"] == steps
+    assert counted["uniform"] * steps == pytest.approx(
+        words["all"] - words["normal"] - words["war order"], abs=1e-6)
 
 
 def _yardstick_in_python(n, systems, steps, uniforms, normals, seed):
