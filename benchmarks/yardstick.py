@@ -3,8 +3,8 @@
 Per system-step it does exactly two things, compiled like the kernel and with the kernel's
 own generator (stability.model.rng):
 
-1. the random draws the model's stream defines for a step, uniforms and normals in the
-   numbers counted on the real model (:func:`count_draws`, n_states = 8);
+1. the random draws the kernel makes in a step, uniforms and normals in the numbers counted
+   on the real model (:func:`count_draws`, n_states = 8);
 2. one O(n^2) pass computing the distance-discounted threats
    T_ij = S_j exp(-d_ij / projection_scale) (1 + w I_j), each state's largest, and whether
    it passes the threat test.
