@@ -14,6 +14,11 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def _load(name):
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
+    if name not in sys.stdlib_module_names:
+        # under its own name, as run.py imports it: Numba's compile cache records the module
+        # that compiled a function, and an entry written under another name fails to load
+        # there (ModuleNotFoundError) when the cache outlives the process
+        return importlib.import_module(name)
     spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
