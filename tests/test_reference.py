@@ -1,10 +1,17 @@
 """The compiled kernel and the pure-Python reference produce identical records, bit for bit."""
 
+import math
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import stability
+from stability import params as P
+from stability import reference
+from stability.model import phases as ph
 
 FIELDS = ("hegemony", "hegemony_time", "hegemon_rank", "survivors", "final_max_share",
           "final_polarity", "wars", "eliminations", "entries", "balancing", "bandwagoning",
@@ -98,3 +105,30 @@ def test_random_parameter_sets(params, seed):
         return  # an infeasible start for this n_states: validation's job, tested elsewhere
     assert_identical(params, 4, seed)
 
+
+
+_capability = st.sampled_from([0.5, 1.0, 2.0, 3.0, 1e300, math.inf, math.nan])
+
+
+@settings(max_examples=300, deadline=None)
+@given(slots=st.lists(st.one_of(st.none(), _capability), min_size=2, max_size=12),
+       threshold=st.sampled_from([0.3, 0.5, 0.6, 1.0]))
+def test_hegemon_test_names_the_reference_state(slots, threshold):
+    """The kernel's end-of-step hegemony test, written without jumps (a total and a largest
+    capability over every slot), names the state the reference's names, on capabilities the
+    records seldom reach: ties for the largest (the lowest slot wins), empty slots (None:
+    r = 0, as the kernel keeps them) between living states, a single survivor, and totals
+    that overflow or hold a NaN."""
+    living = [SimpleNamespace(slot=s, r=r) for s, r in enumerate(slots) if r is not None]
+    assume(living)
+    ms = len(slots)
+    f = np.zeros((ph.NF, P.MAX_SLOTS))
+    iv = np.zeros((ph.NI, P.MAX_SLOTS), dtype=np.int64)
+    for state in living:
+        f[ph.R, state.slot] = state.r
+        iv[ph.ALIVE, state.slot] = 1
+        iv[ph.SYS, ph.SYS_LIVING] |= 1 << state.slot
+    p = P.pack(P.resolve({"hegemony_threshold": threshold}))
+    system = SimpleNamespace(living=lambda: living, q={"hegemony_threshold": threshold})
+    expected = reference.System.hegemon(system)
+    assert ph.hegemon(p, ms, f, iv) == (expected.slot if expected is not None else -1)

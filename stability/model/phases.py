@@ -799,17 +799,25 @@ def entry(p, rng, t, ms, f, iv, dec, counts):
 def hegemon(p, ms, f, iv):
     """The hegemon if the largest share reaches hegemony_threshold (Rousseau's limit) or one
     state is left, else -1."""
+    alive = alive_mask(ms, iv)
+    if alive != 0 and alive & (alive - 1) == 0:
+        return trailing_zeros(alive)  # one state left
+    # the total and the largest r over every slot without a jump: an empty slot has r = 0,
+    # so it adds an exact zero and cannot hold more than the largest living r (r is never
+    # negative; a NaN r makes the total NaN, so no hegemon, as before)
     tot_r = 0.0
-    best = -1
-    n = 0
+    top = 0.0
     for s in range(ms):
-        if iv[ALIVE, s] != 0:
-            tot_r += f[R, s]
-            n += 1
-            if best < 0 or f[R, s] > f[R, best]:
-                best = s
-    if n == 1 or f[R, best] / tot_r >= p[P.P_HEGEMONY_THRESHOLD]:
-        return best
+        tot_r += f[R, s]
+        top = larger(f[R, s], top)
+    if top / tot_r >= p[P.P_HEGEMONY_THRESHOLD]:
+        # the hegemon: the lowest living slot holding the largest r
+        rest = alive
+        while rest != 0:
+            s = trailing_zeros(rest)
+            rest &= rest - 1
+            if f[R, s] == top:
+                return s
     return -1
 
 
