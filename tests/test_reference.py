@@ -106,7 +106,6 @@ def test_random_parameter_sets(params, seed):
     assert_identical(params, 4, seed)
 
 
-
 _capability = st.sampled_from([0.5, 1.0, 2.0, 3.0, 1e300, math.inf, math.nan])
 
 
