@@ -16,11 +16,18 @@ from typing import Any
 
 import numpy as np
 
-MAX_SLOTS = 32  # state slots per system; bitmask relations in the kernel rely on <= 63
+MAX_SLOTS = 256  # state slots per system (the kernel's relations: one mask word up to 32, else
+# multi-word masks, see model/wide.py)
 
 POLARITIES = ("unipolar", "bipolar", "multipolar")
 DOCTRINES = ("defensive", "offensive")
 INITIATORS = ("all", "revisionist")
+GEOGRAPHIES = ("ring", "distances", "sphere")
+GEO_RING, GEO_DISTANCES, GEO_SPHERE = range(3)  # their codes in the packed vector
+# Distances are kept in units of the Earth's circumference (2 pi times the mean radius,
+# 6371.0088 km): the antipode is then 1/2 away, as the farthest point of the ring, which is
+# the equator of that sphere (docs/model.md, section "Geography").
+EARTH_CIRCUMFERENCE_KM = 2.0 * math.pi * 6371.0088
 # Start codes in the packed vector: the three samplers, then an explicit share vector.
 START_UNIPOLAR, START_BIPOLAR, START_MULTIPOLAR, START_SHARES = 0, 1, 2, 3
 
@@ -30,6 +37,7 @@ class Spec:
     """One public parameter: its kind, default, allowed range and meaning."""
 
     kind: str  # "float" | "int" | "bool" | "choice" | "range" | "irange" | "shares" | "scenario"
+    #            | "positions" | "path"
     default: Any
     lo: float | None = None
     hi: float | None = None
@@ -49,7 +57,9 @@ class Spec:
         if self.kind == "positions":
             return "a list of numbers in [0, 1), one per starting share"
         if self.kind == "scenario":
-            return "a string 'cow:YEAR' with YEAR in 1816..2016"
+            return "a string 'cow:YEAR' or 'cow-all:YEAR' with YEAR in 1816..2016"
+        if self.kind == "path":
+            return "the path of a CSV file"
         lb = "(" if self.lo_open else "["
         rb = ")" if self.hi_open else "]"
         what = {"float": "a number", "int": "an integer",
@@ -98,7 +108,13 @@ SPECS: dict[str, Spec] = {
     "polarity": Spec("choice", "multipolar", choices=POLARITIES,
                      doc="random starting system of this polarity"),
     "shares": Spec("shares", None, doc="explicit starting capability shares (normalised)"),
-    "scenario": Spec("scenario", None, doc="historical start, 'cow:YEAR' (COW major powers)"),
+    "scenario": Spec("scenario", None, doc="historical start, 'cow:YEAR' (COW major powers) or "
+                     "'cow-all:YEAR' (every COW member with a CINC score)"),
+    "geography": Spec("choice", None, choices=GEOGRAPHIES,
+                      doc="where states sit: 'ring' (default; cow-all: 'distances'), "
+                      "'distances' (a full matrix), 'sphere' (random places on a globe)"),
+    "distances": Spec("path", None, doc="CSV of distances in km between the states, labelled "
+                      "(implies geography 'distances')"),
     "positions": Spec("positions", None,
                       doc="ring positions in [0, 1) for explicit shares (default: uniform draws)"),
     "n_states": Spec("int", 8, 2, MAX_SLOTS, doc="states at the start"),
@@ -176,7 +192,7 @@ _PACKED_SCALARS = (
     "alliance_reliability", "initiators", "revisionist_share", "attack_threshold",
     "anticipate_balancing", "decisiveness", "offense_advantage", "misperception_sd", "war_cost",
     "conquest_share", "administration_efficiency", "elimination_share", "entry_rate",
-    "entry_size", "pole_ratio", "pole_min_share",
+    "entry_size", "pole_ratio", "pole_min_share", "geography",
 )
 INDEX: dict[str, int] = {name: i for i, name in enumerate(_PACKED_SCALARS)}
 _n = len(_PACKED_SCALARS)
@@ -231,6 +247,7 @@ P_ENTRY_RATE = INDEX["entry_rate"]
 P_ENTRY_SIZE = INDEX["entry_size"]
 P_POLE_RATIO = INDEX["pole_ratio"]
 P_POLE_MIN = INDEX["pole_min_share"]
+P_GEOGRAPHY = INDEX["geography"]
 P_START = INDEX["start"]
 P_UNI_SHARE = INDEX["unipolar_share"]
 P_BI_SHARE = INDEX["bipolar_share"]
@@ -283,10 +300,15 @@ def check_value(name: str, value: Any) -> Any:
             raise _err(name, spec, value)
         return tuple(float(v) for v in value)
     if spec.kind == "scenario":
-        if isinstance(value, str) and value.startswith("cow:") and value[4:].isdigit():
-            year = int(value[4:])
+        prefix = value.partition(":")[0] if isinstance(value, str) else None
+        if prefix in ("cow", "cow-all") and value[len(prefix) + 1:].isdigit():
+            year = int(value[len(prefix) + 1:])
             if 1816 <= year <= 2016:
                 return value
+        raise _err(name, spec, value)
+    if spec.kind == "path":
+        if isinstance(value, str) and value.strip():
+            return value
         raise _err(name, spec, value)
     raise AssertionError(spec.kind)
 
@@ -340,9 +362,10 @@ def resolve(params: dict[str, Any] | None = None) -> dict[str, Any]:
 
         if "positions" in given:
             raise ValueError("parameter 'positions' cannot be combined with 'scenario', which "
-                             "places states by their capitals' longitudes")
+                             "places states by their capitals")
         out["shares"] = tuple(load_scenario(given["scenario"]).values())
         out["positions"] = tuple(scenario_positions(given["scenario"]).values())
+    _resolve_geography(given, out)
     if out["shares"] is not None:
         out["polarity"] = None
         if "n_states" in given and given["n_states"] != len(out["shares"]):
@@ -362,9 +385,111 @@ def resolve(params: dict[str, Any] | None = None) -> dict[str, Any]:
     if out["max_states"] < out["n_states"]:
         raise ValueError(f"parameter 'max_states' ({out['max_states']}) is below n_states "
                          f"({out['n_states']})")
+    if out["geography"] == "distances":
+        if out["max_states"] != out["n_states"]:
+            raise ValueError(f"parameter 'max_states' ({out['max_states']}) must equal n_states "
+                             f"({out['n_states']}) under geography 'distances': every slot is "
+                             "a place of the matrix (an entrant takes an eliminated state's)")
+        distance_matrix(out)  # the file's errors now, before anything runs
     if out["polarity"] is not None:
         check_feasible(out)
     return out
+
+
+def _resolve_geography(given: dict, out: dict) -> None:
+    """Fill in ``geography`` and reject combinations that do not fit the start."""
+    scenario = given.get("scenario")
+    if "geography" not in given:
+        out["geography"] = ("distances" if "distances" in given
+                            or (scenario or "").startswith("cow-all:") else "ring")
+    geo = out["geography"]
+    if "distances" in given and geo != "distances":
+        raise ValueError(f"parameter 'distances' needs geography 'distances', got {geo!r}")
+    if geo == "ring":
+        return
+    if geo == "sphere" and scenario is not None:
+        raise ValueError("parameter 'geography': 'sphere' places random states; a scenario "
+                         "places its states by their capitals (use 'distances' or 'ring')")
+    if "positions" in given:
+        raise ValueError(f"parameter 'positions' places states on the ring; geography is {geo!r}")
+    out["positions"] = None  # a scenario's ring positions; its distances are the capitals'
+    if geo == "distances" and scenario is None and "distances" not in given:
+        raise ValueError("parameter 'geography': 'distances' needs a 'distances' file or a "
+                         "'cow:YEAR'/'cow-all:YEAR' scenario (distances between capitals)")
+
+
+def distance_matrix(resolved: dict[str, Any]) -> np.ndarray | None:
+    """The distances between the starting states' places, float64[n_states, n_states] in
+    units of the Earth's circumference (EARTH_CIRCUMFERENCE_KM), under geography
+    'distances'; None otherwise. From the ``distances`` file if one is given, else the
+    great-circle distances between the scenario's capitals. Raises ValueError naming the
+    parameter for a file that does not fit."""
+    if resolved["geography"] != "distances":
+        return None
+    scenario = resolved.get("scenario")
+    if resolved.get("distances") is not None:
+        labels = None
+        if scenario is not None:
+            from .analysis.scenarios import load_scenario
+            labels = tuple(load_scenario(scenario))
+        km = _read_distances(resolved["distances"], labels, resolved["n_states"])
+    else:
+        from .analysis.scenarios import scenario_distances_km
+        km = scenario_distances_km(scenario)
+    return km / EARTH_CIRCUMFERENCE_KM
+
+
+def _read_distances(path: str, labels: tuple | None, n: int) -> np.ndarray:
+    """A labelled distance matrix in km from a CSV file (header: an empty cell or a name,
+    then the column labels; each row: its label, then its distances), in the order of
+    ``labels`` (the scenario's states), or in the file's order when there are none."""
+    import csv
+
+    def bad(why):
+        return ValueError(f"parameter 'distances': {path}: {why}")
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    except OSError as e:
+        raise bad(f"cannot be read ({e.strerror})") from None
+    if len(rows) < 3:
+        raise bad("needs a header row of labels and one row per state")
+    cols = [c.strip() for c in rows[0][1:]]
+    names = [r[0].strip() for r in rows[1:]]
+    for what, seq in (("column", cols), ("row", names)):
+        dup = sorted({c for c in seq if seq.count(c) > 1})
+        if dup:
+            raise bad(f"duplicated {what} label(s) {', '.join(dup)}")
+    if set(cols) != set(names):
+        raise bad(f"row and column labels differ ({', '.join(sorted(set(cols) ^ set(names)))})")
+    if labels is not None and set(labels) != set(names):
+        missing = sorted(set(labels) - set(names))
+        extra = sorted(set(names) - set(labels))
+        raise bad(f"labels do not match the scenario's states (missing: "
+                  f"{', '.join(missing) or 'none'}; extra: {', '.join(extra) or 'none'})")
+    if labels is None and len(names) != n:
+        raise bad(f"has {len(names)} states, n_states is {n}")
+    try:
+        values = np.array([[float(c) for c in r[1:]] for r in rows[1:]])
+    except ValueError:
+        raise bad("holds a value that is not a number") from None
+    if values.shape != (len(names), len(cols)):
+        raise bad("every row needs one value per column label")
+    if not np.isfinite(values).all():
+        raise bad("holds NaN or infinite values")
+    if (values < 0).any():
+        raise bad("holds negative distances")
+    order = list(labels) if labels is not None else names
+    r = [names.index(a) for a in order]
+    c = [cols.index(a) for a in order]
+    m = values[np.ix_(r, c)]
+    if (np.diag(m) != 0).any():
+        raise bad("the distance of a state to itself must be 0")
+    if not np.allclose(m, m.T, rtol=1e-9, atol=1e-9):
+        i, j = np.unravel_index(np.argmax(np.abs(m - m.T)), m.shape)
+        raise bad(f"not symmetric ({order[i]}-{order[j]}: {m[i, j]:g} vs {m[j, i]:g})")
+    return np.minimum(m, m.T)  # exactly symmetric, as the kernel's factors must be
 
 
 def pack(resolved: dict[str, Any]) -> np.ndarray:
@@ -374,6 +499,8 @@ def pack(resolved: dict[str, Any]) -> np.ndarray:
         value = resolved[name]
         if name == "initiators":
             value = INITIATORS.index(value)
+        if name == "geography":
+            value = GEOGRAPHIES.index(value)
         v[INDEX[name]] = float(value)
     if resolved["shares"] is not None:
         v[P_START] = START_SHARES

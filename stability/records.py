@@ -50,7 +50,7 @@ def simulate(params: dict | None = None, replicates: int = 1000, seed: int = 0,
     resolved = P.resolve(params)
     replicates = _check_count(replicates)
     fields = run_batch(P.pack(resolved)[None, :], seed, np.arange(replicates),
-                       record_wars=record_wars)
+                       record_wars=record_wars, distances=P.distance_matrix(resolved))
     return _dataset(fields, resolved, seed)
 
 

@@ -106,6 +106,7 @@ class State:
     revisionist: bool
     rank: int
     uid: int  # identity for relations; a slot is reused by entrants, an uid never
+    lat: float = 0.0  # latitude in radians (geography 'sphere')
     mu: float = 0.0
     follows: State | None = None
     buck: State | None = None  # this step's buck-passing stance against this state
@@ -156,6 +157,8 @@ class System:
                                      "bandwagoning", "buck_passing", "chain_ganging"), 0)
         self.war_sizes: list[float] = []
         self.uids = 0
+        # geography 'distances': the places are the slots (an entrant takes its slot's)
+        self.places = P.distance_matrix(q)
         self.failed = not self._start()
 
     def _uid(self) -> int:
@@ -182,6 +185,15 @@ class System:
         return j.revisionist or any(self.hostile(j, k, t) for k in [i] + self.partners(i))
 
     def dist(self, a: State, b: State) -> float:
+        """In units of the circumference (docs/model.md, Geography)."""
+        geography = self.q["geography"]
+        if geography == "distances":
+            return float(self.places[a.slot, b.slot])
+        if geography == "sphere":  # the haversine formula
+            h_lat = math.sin(0.5 * (a.lat - b.lat))
+            h_lon = math.sin(math.pi * (a.x - b.x))
+            h = h_lat * h_lat + math.cos(a.lat) * math.cos(b.lat) * (h_lon * h_lon)
+            return math.asin(math.sqrt(min(h, 1.0))) / math.pi
         dx = abs(a.x - b.x)
         return min(dx, 1.0 - dx)
 
@@ -206,11 +218,13 @@ class System:
             shares = [drawn[order[i]] for i in range(n)]
         xs = list(q["positions"]) if q["positions"] is not None else [rng.uniform()
                                                                       for _ in range(n)]
+        lats = ([math.asin(2.0 * rng.uniform() - 1.0) for _ in range(n)]
+                if q["geography"] == "sphere" else [0.0] * n)
         revs = [rng.uniform() < q["revisionist_share"] for _ in range(n)]
         for i in range(n):
             rank = sum(1 for j in range(n)
                        if shares[j] > shares[i] or (shares[j] == shares[i] and j < i))
-            self.slots[i] = State(i, shares[i], xs[i], revs[i], rank, self._uid())
+            self.slots[i] = State(i, shares[i], xs[i], revs[i], rank, self._uid(), lats[i])
         return True
 
     def _sample_shares(self, n: int) -> list[float] | None:
@@ -555,8 +569,9 @@ class System:
             tot_r += s.r
         r = q["entry_size"] * (tot_r / len(living))
         x = self.rng.uniform()
+        lat = math.asin(2.0 * self.rng.uniform() - 1.0) if q["geography"] == "sphere" else 0.0
         rev = self.rng.uniform() < q["revisionist_share"]
-        self.slots[free[0]] = State(free[0], r, x, rev, -1, self._uid())
+        self.slots[free[0]] = State(free[0], r, x, rev, -1, self._uid(), lat)
         self.counts["entries"] += 1
 
     def hegemon(self) -> State | None:

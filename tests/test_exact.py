@@ -150,3 +150,23 @@ def test_capability_accounting_without_growth():
         total = sum(s.r for s in system.living())
         lost = ds.war_size.values[ds.war_run.values == rep].sum()
         assert abs((1.0 - total) - lost) < 1e-9
+
+
+@pytest.mark.parametrize("n_states, doctrine, n", [
+    (64, "defensive", 3000), (64, "offensive", 3000), (256, "offensive", 1500),
+])
+def test_martingale_identity_in_large_systems(n_states, doctrine, n):
+    """The identity in the multi-word kernel (more than 32 states): three large states of
+    shares 0.3, 0.2, 0.1 and n_states - 3 equal small ones holding 0.4 between them; each
+    large state, and the small ones together, win with probability their initial share.
+    Without misperception, so that a run at 256 states takes milliseconds (the identity holds
+    for any target choice); the defensive preset's anticipated balancing makes a run at 256
+    states cost seconds, so it is tested at 64."""
+    shares = [0.3, 0.2, 0.1] + [0.4 / (n_states - 3)] * (n_states - 3)
+    ds = stability.simulate({**MARTINGALE, "doctrine": doctrine, "shares": shares,
+                             "misperception_sd": 0.0}, n, seed=2026, record_wars=False)
+    assert ds.hegemony.all() and (ds.survivors == 1).all()
+    ranks = ds.hegemon_rank.values
+    for won, s in [((ranks == 0).mean(), 0.3), ((ranks == 1).mean(), 0.2),
+                   ((ranks == 2).mean(), 0.1), ((ranks >= 3).mean(), 0.4)]:
+        assert abs(won - s) <= Z * np.sqrt(s * (1 - s) / n), (won, s)

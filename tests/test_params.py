@@ -34,7 +34,9 @@ def test_unknown_name_lists_valid_names():
     ("growth_sd", "high", r"a number in \[0, 2\]"),
     ("growth_sd", -0.1, r"a number in \[0, 2\]"),
     ("n_states", 2.5, "an integer"),
-    ("n_states", 40, r"\[2, 32\]"),
+    ("n_states", 257, r"\[2, 256\]"),
+    ("max_states", 300, r"\[2, 256\]"),
+    ("multipolar_poles", [3, 257], r"\[3, 256\]"),
     ("n_states", True, "an integer"),
     ("alliances", 1, "true or false"),
     ("doctrine", "liberal", "'defensive', 'offensive'"),
@@ -46,7 +48,8 @@ def test_unknown_name_lists_valid_names():
     ("unipolar_share", [0.5, 0.3], "low 0.5 is above high 0.3"),
     ("bipolar_split", [0.4], r"a list \[low, high\]"),
     ("shares", [0.5, -0.1, 0.6], "positive numbers"),
-    ("shares", [1.0], "2 to 32"),
+    ("shares", [1.0], "2 to 256"),
+    ("shares", [1.0] * 257, "2 to 256"),
     ("scenario", "cow:1700", "YEAR in 1816..2016"),
 ])
 def test_bad_values_name_parameter_and_allowed(name, value, allowed):

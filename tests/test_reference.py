@@ -131,3 +131,38 @@ def test_hegemon_test_names_the_reference_state(slots, threshold):
     system = SimpleNamespace(living=lambda: living, q={"hegemony_threshold": threshold})
     expected = reference.System.hegemon(system)
     assert ph.hegemon(p, ms, f, iv) == (expected.slot if expected is not None else -1)
+
+
+# Systems of more than 32 slots run the multi-word kernel (model/wide.py), in records of 64,
+# 128 and 256 slots; the reference is slow there (its steps are quadratic in plain Python),
+# so horizons are short. Both doctrines, entry into free slots, and both boundaries of a word.
+@pytest.mark.parametrize("params, replicates", [
+    ({"polarity": "multipolar", "n_states": 40, "doctrine": "offensive"}, 3),
+    ({"polarity": "bipolar", "n_states": 40, "max_states": 45, "entry_rate": 0.3,
+      "doctrine": "offensive", "horizon": 60}, 3),
+    ({"polarity": "multipolar", "n_states": 64, "doctrine": "defensive", "horizon": 30}, 2),
+    ({"polarity": "unipolar", "n_states": 65, "max_states": 70, "entry_rate": 0.3,
+      "doctrine": "offensive", "horizon": 30, "memory": 3}, 2),
+    ({"polarity": "multipolar", "n_states": 130, "multipolar_poles": [3, 20],
+      "doctrine": "offensive", "horizon": 12}, 2),
+    ({"polarity": "multipolar", "n_states": 256, "doctrine": "offensive", "horizon": 4,
+      "revisionist_share": 1.0}, 1),
+])
+def test_wide_systems(params, replicates):
+    ds = assert_identical(params, replicates, seed=7)
+    assert ds.wars.sum() > 0
+
+
+def test_wide_kernel_runs_small_systems_as_the_small_one():
+    """The same 8-state systems, run in the single-word record (max_states 8) and in the
+    multi-word ones (64 and 256 slots; without entry the extra slots stay empty), give the
+    same records bit for bit: the two kernels implement the same rules."""
+    base = {"polarity": "multipolar", "n_states": 8, "horizon": 100}
+    for doctrine in ("defensive", "offensive"):
+        small = stability.simulate({**base, "doctrine": doctrine}, 40, seed=5)
+        for slots in (40, 256):
+            wide = stability.simulate({**base, "doctrine": doctrine, "max_states": slots}, 40,
+                                      seed=5)
+            for name in FIELDS:
+                a, b = small[name].values, wide[name].values
+                assert a.shape == b.shape and a.tobytes() == b.tobytes(), (name, slots)

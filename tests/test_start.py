@@ -10,7 +10,7 @@ from stability.model.start import draw_starts
 from stability.reference import System, classify
 
 
-@pytest.mark.parametrize("n_states", [4, 5, 8, 16, 32])
+@pytest.mark.parametrize("n_states", [4, 5, 8, 16, 32, 64, 256])
 @pytest.mark.parametrize("polarity", ["unipolar", "bipolar", "multipolar"])
 def test_samplers_classify_as_asked(polarity, n_states):
     q = P.resolve({"polarity": polarity, "n_states": n_states})

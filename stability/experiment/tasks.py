@@ -101,6 +101,10 @@ class Plan:
     horizon: int  # the largest horizon any replicate can have
     ranks: int  # the largest max_states any replicate can have
     groups: np.ndarray  # (n_groups, group size): cell indices, contrast dims in sweep order
+    # per cell, its distance matrix under geography 'distances' (else None); () if no cell has
+    distances: tuple = ()
+    # the states' abbreviations by initial rank where every cell starts from one scenario
+    rank_labels: tuple = ()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -129,6 +133,8 @@ def make_plan(cfg: Config) -> Plan:
     # overwritten per replicate, so the value only has to resolve.
     filler = {n: cfg.randomize[n].support[0] for n in names if n != "doctrine"}
     rows = []
+    distances = []
+    scenarios = set()
     horizon, ranks = 0, 0
     for cell in cfg.cells():
         cell_rows = []
@@ -138,6 +144,8 @@ def make_plan(cfg: Config) -> Plan:
             cell_rows.append(P.pack(res))
             horizon, ranks = max(horizon, res["horizon"]), max(ranks, res["max_states"])
         rows.append(cell_rows)
+        distances.append(P.distance_matrix(res))
+        scenarios.add(res["scenario"])
     draws = []
     for column, name in enumerate(names):
         d = cfg.randomize[name]
@@ -166,7 +174,19 @@ def make_plan(cfg: Config) -> Plan:
         contrasts=contrasts, rows=np.array(rows, dtype=np.float64), draws=tuple(draws),
         n_states_sets_max="n_states" in cfg.randomize and "max_states" not in given,
         horizon=int(horizon), ranks=int(ranks), groups=np.ascontiguousarray(groups),
+        distances=tuple(distances) if any(d is not None for d in distances) else (),
+        rank_labels=_rank_labels(scenarios),
     )
+
+
+def _rank_labels(scenarios: set) -> tuple:
+    """The abbreviations of one scenario's states in rank order (its shares are in
+    descending order, ties by COW code, as the kernel ranks them), else ()."""
+    if len(scenarios) != 1 or None in scenarios:
+        return ()
+    from ..analysis.scenarios import load_scenario
+
+    return tuple(load_scenario(next(iter(scenarios))))
 
 
 def _encode(name: str, value, choices: tuple) -> float:
@@ -251,7 +271,8 @@ def run_task(plan: Plan, task: Task) -> TaskStats:
         # this thread's CPU time, not the wall clock: time the worker was preempted (by
         # Dask's own threads, or other processes) is not the kernel's
         t0 = time.thread_time()
-        out = run_batch(pmat, plan.seed, reps)
+        out = run_batch(pmat, plan.seed, reps,
+                        distances=plan.distances[cell] if plan.distances else None)
         kernel_s += time.thread_time() - t0
         per_cell.append(reduce_runs(out, plan.horizon, plan.ranks))
         won[k] = out["hegemony"]
@@ -408,6 +429,11 @@ def build_dataset(plan: Plan, totals: Totals) -> xr.Dataset:
                       {"long_name": "step", "units": "steps"})
     coords["rank"] = ("rank", np.arange(plan.ranks, dtype=np.int64),
                       {"long_name": "initial capability rank (0: strongest)", "units": "1"})
+    if plan.rank_labels:
+        labels = list(plan.rank_labels) + [""] * (plan.ranks - len(plan.rank_labels))
+        coords["rank_state"] = ("rank", np.array(labels, dtype=object),
+                                {"long_name": "the scenario's state of this initial rank "
+                                 "(COW abbreviation; empty: a slot for entrants)"})
     coords["polarity_class"] = ("polarity_class", np.array(POLARITY_CLASSES, dtype=object),
                                 {"long_name": "polarity class"})
     for dim in plan.contrasts:

@@ -30,6 +30,8 @@ the counter of the counter-based stream, so every later draw is the one it would
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, uint64
 from numba.cpython.unsafe.numbers import trailing_zeros
@@ -57,9 +59,9 @@ from .rng import (
     word,
 )
 
-# rows of f
-R, MU, X, S, SS, BROUGHT, THR, TOP = 0, 1, 2, 3, 4, 5, 6, 7
-NF = 8
+# rows of f (Z: the latitude in radians, on the sphere only)
+R, MU, X, S, SS, BROUGHT, THR, TOP, Z = 0, 1, 2, 3, 4, 5, 6, 7, 8
+NF = 9
 # rows of iv
 (ALIVE, REV, RANK, FOLLOW, BUCK, THREAT, ORDER, HOSTILE, PARTNERS, CHAIN, SYS, FOLLOWERS,
  OWN) = range(13)
@@ -139,29 +141,53 @@ def alive_mask(ms, iv):
 
 
 @njit(cache=True, inline="always")
-def ring_decay(scale, f, i, j):
-    """The loss-of-strength factor exp(-d_ij / scale) (Boulding's gradient on the ring)."""
-    dx = abs(f[X, i] - f[X, j])
-    return libm.exp(-smaller(dx, 1.0 - dx) / scale)
+def sphere_distance(f, i, j):
+    """The great-circle distance between i and j in units of the circumference (the antipode
+    is 1/2 away), by the haversine formula, from longitudes 2 pi x and latitudes z."""
+    h_lat = math.sin(0.5 * (f[Z, i] - f[Z, j]))
+    h_lon = math.sin(math.pi * (f[X, i] - f[X, j]))
+    h = h_lat * h_lat + math.cos(f[Z, i]) * math.cos(f[Z, j]) * (h_lon * h_lon)
+    return math.asin(math.sqrt(smaller(h, 1.0))) / math.pi
+
+
+@njit(cache=True, inline="always")
+def decay(p, f, dist, i, j):
+    """The loss-of-strength factor exp(-d_ij / projection_scale) (Boulding's gradient), d_ij
+    by the geography: on the ring, from the matrix ``dist`` (fixed places: slot i is the i-th
+    starting state's), or on the sphere."""
+    geo = p[P.P_GEOGRAPHY]
+    if geo == P.GEO_DISTANCES:
+        d = dist[i, j]
+    elif geo == P.GEO_SPHERE:
+        d = sphere_distance(f, i, j)
+    else:
+        dx = abs(f[X, i] - f[X, j])
+        d = smaller(dx, 1.0 - dx)
+    return libm.exp(-d / p[P.P_PROJECTION])
 
 
 @njit(cache=True, **NO_NRT)
-def set_decay(p, ms, f, dec, i):
+def set_decay(p, ms, f, dist, dec, i):
     """Row and column i of the loss-of-strength factors (an entrant's)."""
-    scale = p[P.P_PROJECTION]
     for j in range(ms):
-        dec[i, j] = ring_decay(scale, f, i, j)
+        dec[i, j] = decay(p, f, dist, i, j)
         dec[j, i] = dec[i, j]
 
 
 @njit(cache=True, **NO_NRT)
-def set_all_decays(p, ms, f, dec):
+def set_all_decays(p, ms, f, dist, dec):
     """Every loss-of-strength factor, once per pair (the matrix is symmetric)."""
-    scale = p[P.P_PROJECTION]
     for i in range(ms):
         for j in range(i, ms):
-            dec[i, j] = ring_decay(scale, f, i, j)
+            dec[i, j] = decay(p, f, dist, i, j)
             dec[j, i] = dec[i, j]
+
+
+@njit(cache=True, inline="always")
+def latitude(u):
+    """A uniform point's latitude on the sphere from a uniform u in [0, 1): its sine is
+    uniform on [-1, 1) (Archimedes)."""
+    return math.asin(2.0 * u - 1.0)
 
 
 @njit(cache=True, inline="always", **NO_NRT)
@@ -761,7 +787,7 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, d
 
 
 @njit(cache=True, inline="always", **NO_NRT)
-def entry(p, rng, t, ms, f, iv, dec, counts):
+def entry(p, rng, t, ms, f, iv, dist, dec, counts):
     """Entry of a new state from outside the system (Wohlforth et al.: hegemony needs stable
     boundaries)."""
     rate = p[P.P_ENTRY_RATE]
@@ -785,13 +811,15 @@ def entry(p, rng, t, ms, f, iv, dec, counts):
     f[R, slot] = p[P.P_ENTRY_SIZE] * (tot_r / n)
     f[MU, slot] = 0.0
     f[X, slot] = uniform(rng)
+    if p[P.P_GEOGRAPHY] == P.GEO_SPHERE:
+        f[Z, slot] = latitude(uniform(rng))
     iv[REV, slot] = 1 if uniform(rng) < p[P.P_REVISIONIST] else 0
     iv[RANK, slot] = -1
     iv[ALIVE, slot] = 1
     iv[SYS, SYS_LIVING] |= 1 << slot
     set_follow(iv, slot, -1)  # as every change of FOLLOW after the start (a no-op here)
     iv[BUCK, slot] = -1
-    set_decay(p, ms, f, dec, slot)
+    set_decay(p, ms, f, dist, dec, slot)
     counts[C_ENTRIES] += 1
 
 

@@ -57,7 +57,8 @@ _HERE = Path(__file__).resolve().parent
 MODEL_SOURCES = hashlib.sha256(b"".join(
     (_HERE / name).read_bytes()
     for name in ("../params.py", "bits.py", "libm.py", "rng.py", "start.py", "phases.py",
-                 "simulate.py")) + (b"libm.DIRECT" if libm.DIRECT else b"")).hexdigest()
+                 "wide.py", "simulate.py"))
+    + (b"libm.DIRECT" if libm.DIRECT else b"")).hexdigest()
 
 
 def key_cache_on_sources(namespace: dict) -> None:

@@ -21,6 +21,7 @@ from numba import njit
 from .. import params as P
 from . import libm
 from . import phases as ph
+from . import wide as wd
 from .rng import NO_NRT, key_cache_on_sources, stream_key
 from .start import classify, draw_start
 
@@ -35,31 +36,64 @@ START_FAILED = -2  # hegemony_time of a replicate whose starting system could no
 
 
 # One system's working arrays (phases.py names their rows) and its stream's key and counter,
-# as the fields of one record (see the module doc).
+# as the fields of one record (see the module doc), for systems of up to SMALL_SLOTS slots,
+# whose relations are single-word masks (phases.py).
+SMALL_SLOTS = 32
 SYSTEM = np.dtype([
-    ("f", np.float64, (ph.NF, P.MAX_SLOTS)),
-    ("iv", np.int64, (ph.NI, P.MAX_SLOTS)),
-    ("pact", np.int64, (P.MAX_SLOTS, P.MAX_SLOTS)),
-    ("last", np.int64, (P.MAX_SLOTS, P.MAX_SLOTS)),
-    ("dec", np.float64, (P.MAX_SLOTS, P.MAX_SLOTS)),
+    ("f", np.float64, (ph.NF, SMALL_SLOTS)),
+    ("iv", np.int64, (ph.NI, SMALL_SLOTS)),
+    ("pact", np.int64, (SMALL_SLOTS, SMALL_SLOTS)),
+    ("last", np.int64, (SMALL_SLOTS, SMALL_SLOTS)),
+    ("dec", np.float64, (SMALL_SLOTS, SMALL_SLOTS)),
     ("rng", np.uint64, (2,)),
     ("counts", np.int64, (ph.NC,)),
 ], align=True)
 
 
+def wide_system(words: int) -> np.dtype:
+    """The record of a system of 64 * ``words`` slots whose relations are masks of ``words``
+    int64 words (wide.py). The slot count and the word count are part of the dtype, so the
+    kernel is compiled once per dtype with every row length a compile-time constant."""
+    slots = 64 * words
+    return np.dtype([
+        ("f", np.float64, (ph.NF, slots)),
+        ("iv", np.int64, (ph.NI, slots)),
+        ("wm", np.int64, (wd.NWM, slots, words)),
+        ("tm", np.int64, (wd.NT, words)),
+        ("pact", np.int64, (slots, slots)),
+        ("last", np.int64, (slots, slots)),
+        ("dec", np.float64, (slots, slots)),
+        ("rng", np.uint64, (2,)),
+        ("counts", np.int64, (ph.NC,)),
+    ], align=True)
+
+
+def system_dtype(max_states: int) -> np.dtype:
+    """The record for systems of ``max_states`` slots: the single-word one up to SMALL_SLOTS,
+    else the narrowest wide one of 64, 128 or 256 slots that holds them."""
+    if max_states <= SMALL_SLOTS:
+        return SYSTEM
+    words = 1
+    while 64 * words < max_states:
+        words *= 2
+    return wide_system(words)
+
+
 @njit(cache=True, **NO_NRT)
-def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
+def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out):
     """Simulate one system, whose stream has key ``key``, from its start to hegemony or the
-    horizon, in ``system`` (a SYSTEM array of one record); fill ``out``."""
+    horizon, in ``system`` (a SYSTEM array of one record); fill ``out``. ``dist``: the
+    distance matrix under geography 'distances' (otherwise unread)."""
     sy = system[0]
     f, iv, pact, last, dec = sy.f, sy.iv, sy.pact, sy.last, sy.dec
     rng, counts = sy.rng, sy.counts
     rng[0] = key
-    # min() changes nothing (params.py caps max_states at MAX_SLOTS) but tells LLVM the
+    # min() changes nothing (run_batch picks this record for max_states <= SMALL_SLOTS) but
+    # tells LLVM the
     # bound: with it, LLVM can tell the record's rows apart in the threat phase's loops
     # and vectorises them for eight slots and more, not sixteen and more (row 25 of
     # benchmarks/optimisations.md)
-    ms = min(int(p[P.P_MAX_STATES]), P.MAX_SLOTS)
+    ms = min(int(p[P.P_MAX_STATES]), SMALL_SLOTS)
     for s in range(ms):
         for k in range(ph.NF):
             f[k, s] = 0.0
@@ -73,7 +107,8 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
             last[s, q] = ph.NEVER
     for k in range(ph.NC):
         counts[k] = 0
-    n = draw_start(p, rng, f[ph.R], f[ph.X], iv[ph.REV], iv[ph.RANK], scratch, perm)
+    n = draw_start(p, rng, f[ph.R], f[ph.X], f[ph.Z], iv[ph.REV], iv[ph.RANK], scratch,
+                   perm)
     if n < 0:
         out[:] = 0
         out[K_TIME] = START_FAILED
@@ -81,7 +116,7 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
     for s in range(n):
         iv[ph.ALIVE, s] = 1
     iv[ph.SYS, ph.SYS_LIVING] = (1 << n) - 1
-    ph.set_all_decays(p, ms, f, dec)
+    ph.set_all_decays(p, ms, f, dist, dec)
     horizon = int(p[P.P_HORIZON])
     alliances = p[P.P_ALLIANCES] != 0.0
     e_buck = libm.exp(p[P.P_BUCKPASS_W])
@@ -96,7 +131,7 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
         if alliances:
             ph.align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck)
         nwar = ph.war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar)
-        ph.entry(p, rng, t, ms, f, iv, dec, counts)
+        ph.entry(p, rng, t, ms, f, iv, dist, dec, counts)
         winner = ph.hegemon(p, ms, f, iv)
         if winner >= 0:
             t_end = t
@@ -126,13 +161,98 @@ def run_system(p, key, system, sizes, runs, row, nwar, scratch, perm, out):
     out[K_BANDWAGONING] = counts[ph.C_BANDWAGONING]
     out[K_BUCK_PASSING] = counts[ph.C_BUCK_PASSING]
     out[K_CHAIN] = counts[ph.C_CHAIN]
-    scratch[P.MAX_SLOTS] = top
+    scratch[SMALL_SLOTS] = top
+    return nwar
+
+
+@njit(cache=True, **NO_NRT)
+def run_system_wide(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out):
+    """run_system for a wide record (wide.py): the same start, steps and records."""
+    sy = system[0]
+    f, iv, wm, tm, pact, last, dec = sy.f, sy.iv, sy.wm, sy.tm, sy.pact, sy.last, sy.dec
+    rng, counts = sy.rng, sy.counts
+    rng[0] = key
+    slots = f.shape[1]
+    ms = min(int(p[P.P_MAX_STATES]), slots)
+    for s in range(ms):
+        for k in range(ph.NF):
+            f[k, s] = 0.0
+        for k in range(ph.NI):
+            iv[k, s] = 0
+        for k in range(wd.NWM):
+            wd.clear(wm[k, s])
+        iv[ph.FOLLOW, s] = -1
+        iv[ph.BUCK, s] = -1
+        iv[ph.RANK, s] = -1
+        for q in range(ms):
+            pact[s, q] = 0
+            last[s, q] = ph.NEVER
+    for k in range(wd.NT):
+        wd.clear(tm[k])
+    for k in range(ph.NC):
+        counts[k] = 0
+    n = draw_start(p, rng, f[ph.R], f[ph.X], f[ph.Z], iv[ph.REV], iv[ph.RANK], scratch,
+                   perm)
+    if n < 0:
+        out[:] = 0
+        out[K_TIME] = START_FAILED
+        return nwar
+    for s in range(n):
+        iv[ph.ALIVE, s] = 1
+        wd.add(tm[wd.T_LIVING], s)
+    ph.set_all_decays(p, ms, f, dist, dec)
+    horizon = int(p[P.P_HORIZON])
+    alliances = p[P.P_ALLIANCES] != 0.0
+    e_buck = libm.exp(p[P.P_BUCKPASS_W])
+    winner = -1
+    t_end = horizon
+    for t in range(1, horizon + 1):
+        wd.growth(p, rng, t, ms, f, iv, tm)
+        wd.threat(p, t, ms, f, iv, wm, tm, last, dec)
+        wd.mobilise(p, ms, f, iv, tm)
+        for s in range(ms):
+            iv[ph.BUCK, s] = -1
+        if alliances:
+            wd.align(p, rng, t, ms, f, iv, wm, tm, pact, dec, counts, e_buck)
+        nwar = wd.war(p, rng, t, ms, f, iv, wm, tm, pact, last, dec, counts, sizes, runs, row,
+                      nwar)
+        wd.entry(p, rng, t, ms, f, iv, wm, tm, dist, dec, counts)
+        winner = wd.hegemon(p, ms, f, iv, tm)
+        if winner >= 0:
+            t_end = t
+            break
+    tot_r = 0.0
+    survivors = 0
+    for s in range(ms):
+        if iv[ph.ALIVE, s] != 0:
+            tot_r += f[ph.R, s]
+            survivors += 1
+    top = 0.0
+    for s in range(ms):
+        if iv[ph.ALIVE, s] != 0:
+            scratch[s] = f[ph.R, s] / tot_r
+            top = max(top, scratch[s])
+        else:
+            scratch[s] = 0.0
+    out[K_HEGEMONY] = 1 if winner >= 0 else 0
+    out[K_TIME] = t_end if winner >= 0 else -1
+    out[K_RANK] = iv[ph.RANK, winner] if winner >= 0 else -1
+    out[K_SURVIVORS] = survivors
+    out[K_POLARITY] = classify(scratch, iv[ph.ALIVE], ms, p[P.P_POLE_RATIO], p[P.P_POLE_MIN])
+    out[K_WARS] = counts[ph.C_WARS]
+    out[K_ELIMINATIONS] = counts[ph.C_ELIMINATIONS]
+    out[K_ENTRIES] = counts[ph.C_ENTRIES]
+    out[K_BALANCING] = counts[ph.C_BALANCING]
+    out[K_BANDWAGONING] = counts[ph.C_BANDWAGONING]
+    out[K_BUCK_PASSING] = counts[ph.C_BUCK_PASSING]
+    out[K_CHAIN] = counts[ph.C_CHAIN]
+    scratch[slots] = top
     return nwar
 
 
 @njit(nogil=True, cache=True)
-def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs):
-    slots = P.MAX_SLOTS
+def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs, dist):
+    slots = SMALL_SLOTS
     # the array, not a record taken from it, is what the loop passes on: a record holds no
     # reference to its array, which would be freed after its last use here while the step loop
     # still wrote into it
@@ -145,16 +265,35 @@ def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs):
     shared = pmat.shape[0] == 1
     for row in range(reps.size):
         p = pmat[0] if shared else pmat[row]
-        nwar = run_system(p, stream_key(seed, reps[row]), system, sizes, runs, row, nwar,
+        nwar = run_system(p, stream_key(seed, reps[row]), system, dist, sizes, runs, row, nwar,
                           scratch, perm, ints[row])
-        top_share[row] = scratch[P.MAX_SLOTS]
+        top_share[row] = scratch[SMALL_SLOTS]
     return nwar
 
 
-def run_batch(pmat, seed, reps, record_wars=False):
+@njit(nogil=True, cache=True)
+def _run_batch_wide(pmat, seed, reps, ints, top_share, sizes, runs, system, dist):
+    """_run_batch for a wide record ``system`` (an array of one, allocated by the caller,
+    whose dtype chooses the compiled specialisation)."""
+    slots = system[0].f.shape[1]
+    scratch = np.zeros(slots + 1)
+    perm = np.zeros(slots, dtype=np.int64)
+    nwar = np.int64(0)
+    shared = pmat.shape[0] == 1
+    for row in range(reps.size):
+        p = pmat[0] if shared else pmat[row]
+        nwar = run_system_wide(p, stream_key(seed, reps[row]), system, dist, sizes, runs, row,
+                               nwar, scratch, perm, ints[row])
+        top_share[row] = scratch[slots]
+    return nwar
+
+
+def run_batch(pmat, seed, reps, record_wars=False, distances=None):
     """Run replicates ``reps`` of parameter rows ``pmat`` under experiment ``seed``.
 
     ``pmat``: float64 (1, N_PACKED) shared by all replicates, or (len(reps), N_PACKED).
+    ``distances``: the matrix of params.distance_matrix, needed where a row's geography is
+    'distances' (one matrix for the batch: it is a cell's, not a replicate's).
     Returns a dict of per-run arrays (docs/internals.md); with ``record_wars`` also
     ``war_size`` and ``war_run``. Raises RuntimeError if a starting system could not be drawn.
     """
@@ -169,10 +308,27 @@ def run_batch(pmat, seed, reps, record_wars=False):
     ints = np.zeros((n, len(INT_RECORDS)), dtype=np.int64)
     top = np.zeros(n)
     cap = 8 * n if record_wars else 0
+    max_states = int(pmat[:, P.P_MAX_STATES].max())
+    if not 2 <= max_states <= P.MAX_SLOTS:
+        raise ValueError(f"max_states must be in 2..{P.MAX_SLOTS}, got {max_states}")
+    dtype = system_dtype(max_states)
+    if (pmat[:, P.P_GEOGRAPHY] == P.GEO_DISTANCES).any():
+        if distances is None:
+            raise ValueError("geography 'distances' needs the distances matrix")
+        dist = np.ascontiguousarray(distances, dtype=np.float64)
+        if dist.ndim != 2 or min(dist.shape) < max_states:
+            raise ValueError(f"distances must be a matrix of at least {max_states} x "
+                             f"{max_states}, got shape {dist.shape}")
+    else:
+        dist = np.zeros((1, 1))
     while True:
         sizes = np.zeros(cap)
         runs = np.zeros(cap, dtype=np.int64)
-        nwar = _run_batch(pmat, int(seed), reps, ints, top, sizes, runs)
+        if dtype is SYSTEM:
+            nwar = _run_batch(pmat, int(seed), reps, ints, top, sizes, runs, dist)
+        else:
+            nwar = _run_batch_wide(pmat, int(seed), reps, ints, top, sizes, runs,
+                                   np.zeros(1, dtype=dtype), dist)
         if nwar <= cap or not record_wars:
             break
         cap = nwar  # deterministic: the rerun produces the same wars, now with room

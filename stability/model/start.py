@@ -22,6 +22,7 @@ from numba import njit
 from .. import params as P
 from . import libm
 from .bits import float_bits
+from .phases import latitude
 from .rng import (
     NO_NRT,
     PH_START,
@@ -205,11 +206,12 @@ def sample_shares(p, rng, n, out):
 
 
 @njit(cache=True, **NO_NRT)
-def draw_start(p, rng, r, x, rev, rank, scratch, perm):
+def draw_start(p, rng, r, x, z, rev, rank, scratch, perm):
     """Set up replicate's starting system in slots 0..n-1; return n, or -1 if none found.
 
     Draw order (sub-stream START): the shares, a shuffle of them over the slots (randomized
-    starts only, so that tie-breaks by slot favour no pole), positions, revisionist flags.
+    starts only, so that tie-breaks by slot favour no pole), positions (on the sphere: every
+    longitude, then every latitude), revisionist flags.
     """
     n = int(p[P.P_N_STATES])
     set_phase(rng, 0, PH_START)
@@ -236,6 +238,9 @@ def draw_start(p, rng, r, x, rev, rank, scratch, perm):
             x[i] = p[P.P_POSITIONS + i]
         else:
             x[i] = uniform(rng)
+    if p[P.P_GEOGRAPHY] == P.GEO_SPHERE:
+        for i in range(n):
+            z[i] = latitude(uniform(rng))
     for i in range(n):
         rev[i] = 1 if uniform(rng) < p[P.P_REVISIONIST] else 0
     for i in range(n):
@@ -253,6 +258,7 @@ def draw_start(p, rng, r, x, rev, rank, scratch, perm):
 def _draw_starts(pmat, seed, reps, shares):
     r = np.zeros(P.MAX_SLOTS)
     x = np.zeros(P.MAX_SLOTS)
+    z = np.zeros(P.MAX_SLOTS)
     rev = np.zeros(P.MAX_SLOTS, dtype=np.int64)
     rank = np.zeros(P.MAX_SLOTS, dtype=np.int64)
     scratch = np.zeros(P.MAX_SLOTS + 1)
@@ -261,7 +267,7 @@ def _draw_starts(pmat, seed, reps, shares):
     for row in range(reps.size):
         p = pmat[0] if pmat.shape[0] == 1 else pmat[row]
         rng[0] = stream_key(seed, reps[row])
-        n = draw_start(p, rng, r, x, rev, rank, scratch, perm)
+        n = draw_start(p, rng, r, x, z, rev, rank, scratch, perm)
         for i in range(P.MAX_SLOTS):
             shares[row, i] = r[i] if i < n else 0.0
         if n < 0:
