@@ -50,14 +50,12 @@ def time_cell(n: int, doctrine: str, geography: str, seconds: float, seed: int =
     km = sphere_matrix(n) * P.EARTH_CIRCUMFERENCE_KM
     params = {"n_states": n, "doctrine": doctrine, "polarity": "multipolar"}
     dist = None
-    if geography == "distances":
-        # resolve through a matrix file's checks would need a file; the matrix goes straight
-        # to run_batch, as the experiment layer passes it
-        params["geography"] = "ring"
-        dist = km / P.EARTH_CIRCUMFERENCE_KM
     v = P.pack(P.resolve(params))
     if geography == "distances":
+        # the matrix goes straight to run_batch, as the experiment layer passes it (a
+        # resolved 'distances' start would need it in a file)
         v[P.P_GEOGRAPHY] = P.GEO_DISTANCES
+        dist = km / P.EARTH_CIRCUMFERENCE_KM
     v = v[None, :]
     run_batch(v, seed, np.arange(2), distances=dist)  # compile / warm
     reps, total_s, steps, start = 4, 0.0, 0, 0

@@ -215,3 +215,13 @@ def test_compare_quartiles_interpolate_as_numpy():
     for values in ([1.0], [1.0, 2.0], [3.0, 1.0, 2.0, 5.0],
                    list(np.random.default_rng(1).random(30))):
         assert np.allclose(compare.quartiles(values), np.percentile(values, [25, 50, 75]))
+
+
+def test_sizes_benchmark_runs(tmp_path):
+    sizes = _load("sizes")
+    out = tmp_path / "sizes.md"
+    assert sizes.main(["--n-states", "8", "40", "--doctrines", "offensive", "--seconds", "0.01",
+                       "--out", str(out)]) == 0
+    rows = [r for r in out.read_text().splitlines() if r.startswith("| 8 ") or
+            r.startswith("| 40 ")]
+    assert [r.split("|")[3].strip() for r in rows] == ["ring", "distances"] * 2

@@ -273,3 +273,30 @@ def test_member_derivation_regenerates_shipped_files():
     data = ROOT / "stability" / "data"
     assert derive_cow.derive_cinc(RAW).encode() == (data / "cow_cinc.csv").read_bytes()
     assert derive_cow.derive_capitals(RAW).encode() == (data / "cow_capitals.csv").read_bytes()
+
+
+def test_all_member_experiment_reads_the_distances_and_labels_ranks(tmp_path):
+    """An experiment from one all-member scenario: its cells run on the capitals' distances
+    (the counts equal stability.simulate's, which passes the same matrix), and its ranks are
+    labelled by the states' abbreviations."""
+    from stability.cli import main
+
+    config = tmp_path / "members.toml"
+    config.write_text('[experiment]\nname = "m"\nreplicates = 60\nseed = 3\nchunk = 30\n'
+                      '[model]\nscenario = "cow-all:1914"\nhorizon = 60\n'
+                      '[sweep]\ndoctrine = ["defensive", "offensive"]\n')
+    out = tmp_path / "m.zarr"
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--scheduler", "sync"]) == 0
+    ds = stability.open_results(out)
+    labels = list(load_scenario("cow-all:1914"))
+    assert ds.sizes["rank"] == 45 and ds["rank_state"].values.tolist() == labels
+    for doctrine in ("defensive", "offensive"):
+        runs = stability.simulate({"scenario": "cow-all:1914", "horizon": 60,
+                                   "doctrine": doctrine}, 60, seed=3, record_wars=False)
+        cell = ds.sel(doctrine=doctrine)
+        assert int(cell["n_hegemony"]) == int(runs.hegemony.sum())
+        assert float(cell["mean_wars"]) == pytest.approx(float(runs.wars.mean()), rel=1e-12)
+    ring = stability.simulate({"scenario": "cow-all:1914", "horizon": 60,
+                               "doctrine": "offensive", "geography": "ring"}, 60, seed=3,
+                              record_wars=False)
+    assert float(ring.wars.mean()) != float(ds.sel(doctrine="offensive")["mean_wars"])
