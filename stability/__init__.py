@@ -15,6 +15,8 @@ __all__ = [
     "load_config",
     "run",
     "open_results",
+    "open_runs",
+    "sensitivity",
     "load_scenario",
     "contrast",
     "resolve_params",
@@ -29,6 +31,8 @@ _LAZY = {
     "load_config": ("stability.experiment.config", "load_config"),
     "run": ("stability.experiment.runner", "run"),
     "open_results": ("stability.experiment.store", "open_results"),
+    "open_runs": ("stability.experiment.runs", "open_runs"),
+    "sensitivity": ("stability.experiment.indices", "sensitivity"),
     "load_scenario": ("stability.analysis.scenarios", "load_scenario"),
     "contrast": ("stability.analysis.contrast", "contrast"),
 }
