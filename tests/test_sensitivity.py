@@ -2,6 +2,7 @@
 values, exact cases, and the common-random-numbers rule of the designs."""
 
 import hashlib
+import io
 import subprocess
 import sys
 import warnings
@@ -354,7 +355,10 @@ def test_sensitivity_dataset_and_plot_one_panel_per_cell(method):
     assert len(one.axes) == 1
     three = plot_indices(ds.isel(cell=[0, 1, 2]), output=OUTPUTS[1])
     assert len(three.axes) == 3
-    fig.savefig(__import__("io").BytesIO(), format="png")
+    fig.savefig(io.BytesIO(), format="png")
+    # A sweep dimension without a coordinate still gives one panel per cell.
+    bare = ds.drop_vars("cell").rename(cell="step")
+    assert "step" not in bare.coords and len(plot_indices(bare, method).axes) == 4
 
 
 def test_ranked_orders_by_the_main_index_nan_last():

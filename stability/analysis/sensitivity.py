@@ -51,6 +51,8 @@ _LONG_NAMES = {
     "morris_sigma": "Morris sigma (standard deviation of the elementary effects)",
     "delta": "Borgonovo delta",
 }
+_AXIS_LABELS = {"sobol": "Sobol' index", "morris": "Morris mu* and sigma",
+                "delta": "Borgonovo delta"}
 
 # Seeds for SALib's samplers and bootstraps are drawn from the user's seed (up to 2**63 - 1)
 # through a SeedSequence, one tag per purpose, so the design and the bootstrap never share a
@@ -422,8 +424,10 @@ def plot_indices(ds, method: str | None = None, output: str = "hegemony"):
     keys = [k for k in _KEYS[method] if k in ds.data_vars]
     ds = ds[keys].load()
     sweep = [d for d in ds[_KEYS[method][0]].dims if d != "parameter"]
-    cells = [dict(zip(sweep, combo, strict=True)) for combo in itertools.product(
-        *(ds[d].values.tolist() for d in sweep))]
+    # Positions, not labels: a sweep dimension may come without a coordinate.
+    positions = [dict(zip(sweep, combo, strict=True)) for combo in itertools.product(
+        *(range(ds.sizes[d]) for d in sweep))]
+    cells = [{d: ds[d].values[i] for d, i in pos.items()} for pos in positions]
     n_params = ds.sizes["parameter"]
     ncols = min(3, len(cells))
     nrows = math.ceil(len(cells) / ncols)
@@ -435,8 +439,9 @@ def plot_indices(ds, method: str | None = None, output: str = "hegemony"):
     main_label = {"sobol": "total (ST)", "morris": "mu*", "delta": "delta"}[method]
     second_key = {"sobol": "sobol_first", "morris": "morris_sigma"}.get(method)
     second_label = {"sobol": "first order (S1)", "morris": "sigma"}.get(method)
-    for ax, cell in zip(axes, cells, strict=False):
-        rows = ranked(ds.sel(cell) if cell else ds, method, output)
+    for ax, pos, cell in zip(axes, positions, cells, strict=False):
+        panel = ds.isel(pos)
+        rows = ranked(panel, method, output)
         rows = rows[::-1]  # most influential at the top
         pos = np.arange(len(rows), dtype=float)
         main = np.array([r[1] for r in rows])
@@ -448,11 +453,10 @@ def plot_indices(ds, method: str | None = None, output: str = "hegemony"):
         if second_key:
             second = np.array([r[4] for r in rows])
             if method == "sobol":
-                s1 = ds.sel(cell) if cell else ds
-                order = [str(p) for p in s1["parameter"].values]
+                order = [str(p) for p in panel["parameter"].values]
                 idx = [order.index(r[0]) for r in rows]
-                lo = np.asarray(s1["sobol_first_lo"].values, float)[idx]
-                hi = np.asarray(s1["sobol_first_hi"].values, float)[idx]
+                lo = np.asarray(panel["sobol_first_lo"].values, float)[idx]
+                hi = np.asarray(panel["sobol_first_hi"].values, float)[idx]
                 serr = np.nan_to_num(np.array([second - lo, hi - second]))
             else:
                 serr = None
@@ -464,6 +468,6 @@ def plot_indices(ds, method: str | None = None, output: str = "hegemony"):
         if np.all(np.isnan(main)):
             ax.text(0.5, 0.5, f"{output} did not vary", transform=ax.transAxes,
                     ha="center", va="center", color="0.4")
-        ax.set_xlabel(f"{_LONG_NAMES[_KEYS[method][0]]} of {output}")
+        ax.set_xlabel(f"{_AXIS_LABELS[method]} of {output}")
     axes[0].legend(loc="lower right", fontsize="small")
     return fig
