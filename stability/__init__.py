@@ -20,6 +20,7 @@ __all__ = [
     "load_scenario",
     "contrast",
     "resolve_params",
+    "discover",
     "__version__",
     "MODEL_VERSION",
 ]
@@ -35,6 +36,7 @@ _LAZY = {
     "sensitivity": ("stability.experiment.indices", "sensitivity"),
     "load_scenario": ("stability.analysis.scenarios", "load_scenario"),
     "contrast": ("stability.analysis.contrast", "contrast"),
+    "discover": ("stability.analysis.discover", "discover"),
 }
 
 
