@@ -292,6 +292,10 @@ def _morris(problem, u, y, rows, n, salib_seed, num_resamples, conf_level, level
             "morris_mu_star_hi": mu_star + conf, "morris_sigma": np.asarray(s["sigma"], float)}
 
 
+# An output with at most this many distinct values is discrete: its delta is a sum over them.
+DISCRETE_VALUES = 16
+
+
 def _delta(problem, u, y, n, salib_seed, num_resamples, conf_level):
     from SALib.analyze import delta
 
@@ -299,6 +303,8 @@ def _delta(problem, u, y, n, salib_seed, num_resamples, conf_level):
         raise ValueError(f"analyse: delta needs at least 20 runs, got {y.size}")
     if np.ptp(y) == 0.0:
         return _nan_result("delta", n)
+    if np.unique(y).size <= DISCRETE_VALUES:
+        return _delta_discrete(u, y, salib_seed, num_resamples, conf_level)
     # SALib's delta seeds and draws from numpy's global generator and changes the global
     # warning filters and formatter; keep all three as the caller had them.
     state = np.random.get_state()
@@ -319,6 +325,59 @@ def _delta(problem, u, y, n, salib_seed, num_resamples, conf_level):
     d = np.asarray(s[key], float)
     conf = np.asarray(s[f"{key}_conf"], float)
     return {"delta": d, "delta_lo": d - conf, "delta_hi": d + conf}
+
+
+def _delta_classes(n_runs: int) -> int:
+    """Conditioning classes per parameter: SALib's rule for its delta estimator (Plischke,
+    Borgonovo and Smith 2013), so that both estimators condition alike."""
+    exp = 2.0 / (7.0 + np.tanh((1500.0 - n_runs) / 500.0))
+    return int(min(int(np.ceil(n_runs ** exp)), 48))
+
+
+def _delta_discrete(u, y, salib_seed, num_resamples, conf_level):
+    """Borgonovo's delta of a discrete output (a binary one: hegemony), from any sample.
+
+    For a discrete Y the density's L1 distance is a sum over its values, so
+    delta_i = 1/2 E[sum_v |P(Y = v) - P(Y = v | x_i)|] (Borgonovo 2007, eq. 5, with counting
+    measure): for a binary outcome, the mean absolute change of P(hegemony) once x_i is
+    known. SALib's estimator smooths Y with a Gaussian kernel, which is singular for a binary
+    output (every run of a class holds the same value), so this one conditions on the same
+    equal-count classes of x_i as SALib's and counts values instead. A finite class has
+    sampling noise, which makes the raw estimate positive even for a parameter that does
+    nothing; its expectation under no dependence, the mean over permutations of Y, is
+    subtracted (so such a parameter's interval holds 0). The interval is the bootstrap's
+    (rows resampled with their classes), z times its standard deviation, as SALib's.
+    """
+    from scipy.stats import norm
+
+    rows, n = u.shape
+    values, yi = np.unique(y, return_inverse=True)
+    k = values.size
+    m = _delta_classes(rows)
+    rng = np.random.default_rng(salib_seed)
+    perms = [rng.permutation(rows) for _ in range(20)]
+    boots = [rng.integers(0, rows, rows) for _ in range(num_resamples)]
+    z = norm.ppf(0.5 + conf_level / 2.0)
+
+    def estimate(cls, take, labels):
+        joint = np.bincount(cls[take] * k + labels[take], minlength=m * k).reshape(m, k)
+        size = joint.sum(axis=1)
+        total = joint.sum(axis=0) / take.size
+        cond = joint / np.maximum(size, 1)[:, None]
+        return 0.5 * float((size / take.size) @ np.abs(cond - total).sum(axis=1))
+
+    out = {"delta": np.empty(n), "delta_lo": np.empty(n), "delta_hi": np.empty(n)}
+    everything = np.arange(rows)
+    for i in range(n):
+        cls = np.empty(rows, dtype=np.int64)
+        cls[np.argsort(u[:, i], kind="stable")] = (np.arange(rows) * m) // rows
+        null = float(np.mean([estimate(cls, everything, yi[p]) for p in perms]))
+        d = estimate(cls, everything, yi) - null
+        spread = np.std([estimate(cls, b, yi) for b in boots], ddof=1)
+        out["delta"][i] = d
+        out["delta_lo"][i] = d - z * spread
+        out["delta_hi"][i] = d + z * spread
+    return out
 
 
 def _infer_method(ds) -> str:
