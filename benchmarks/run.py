@@ -748,7 +748,7 @@ def report(res: dict, sizes: Sizes, seconds: float) -> str:
     lines += _sections(res)
     lines += ["## The optimisation log", "",
               "What each kept change to the kernel gained, what was tried and not kept, and how "
-              "to measure a change: [`optimisations.md`](optimisations.md).", ""]
+              "to measure a change: [`optimisations.md`](optimisations.md)."]
     return "\n".join(lines) + "\n"
 
 
