@@ -120,10 +120,10 @@ def _cases(values: np.ndarray, outcome: str, threshold, above: bool) -> tuple[np
 
 
 def _column(values: np.ndarray) -> np.ndarray:
-    # The workbench peels float64 columns continuously and int64 ones on their values; it
-    # would treat any other dtype (float32, bool) as categories.
-    if values.dtype.kind in "iub":
-        return values.astype(np.int64)
+    # Every parameter goes in as float64, which the workbench peels continuously: it would
+    # treat other dtypes (float32, bool) as categories, and its pasting step writes a float
+    # limit (319.5) into an int64 column, which pandas 2 refuses (TypeError). An integer
+    # parameter's box limits then fall between its values.
     return values.astype(np.float64)
 
 
@@ -145,7 +145,9 @@ def discover(runs, outcome: str = "hegemony", threshold: float | None = None,
     if outcome not in runs.data_vars:
         raise ValueError(f"discover: no outcome {outcome!r} in the runs")
     if parameters is None:
-        parameters = [str(v) for v in runs.data_vars if v not in _NOT_PARAMETERS]
+        # text variables are the sweep's keys (doctrine, polarity): a cell, not a prior
+        parameters = [str(v) for v in runs.data_vars
+                      if v not in _NOT_PARAMETERS and runs[v].dtype.kind in "biuf"]
     else:
         parameters = [str(p) for p in parameters]
         missing = [p for p in parameters if p not in runs.data_vars]

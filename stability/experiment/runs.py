@@ -65,9 +65,12 @@ def runs_dataset(plan: Plan, records_path, sample: dict[str, np.ndarray]) -> xr.
 
     tasks = {(t.group, t.start): t for t in plan.tasks()}
     where = {int(c): (g, k) for g, cells in enumerate(plan.groups) for k, c in enumerate(cells)}
-    cells = list(np.ndindex(*plan.shape)) if plan.dims else [()]
-    blocks: dict[str, list] = {name: [] for name in sample}
-    for c in range(plan.n_cells):
+    # each sweep key's value, run by run (text as fixed-width strings), and the cell index:
+    # constant within a cell, so made block by block rather than held whole in memory
+    labels = [np.asarray([_label(v) for v in values]) for values in plan.coords]
+    constant = {"cell": np.int64} | {dim: labels[i].dtype for i, dim in enumerate(plan.dims)}
+    blocks: dict[str, list] = {name: [] for name in list(sample) + list(constant)}
+    for c, at in enumerate(np.ndindex(*plan.shape)):
         g, k = where[c]
         for start in range(0, plan.replicates, plan.chunk):
             task = tasks[(g, start)]
@@ -77,18 +80,13 @@ def runs_dataset(plan: Plan, records_path, sample: dict[str, np.ndarray]) -> xr.
                 per_cell = name in RECORD_OUTCOMES
                 load = dask.delayed(_read, pure=True)(path, name, k if per_cell else None)
                 blocks[name].append(da.from_delayed(load, shape=(n,), dtype=a.dtype))
+            blocks["cell"].append(da.full((n,), c, dtype=np.int64))
+            for i, dim in enumerate(plan.dims):
+                blocks[dim].append(da.full((n,), labels[i][at[i]], dtype=constant[dim]))
     total = plan.n_cells * plan.replicates
     chunks = min(RUN_CHUNK, total)
-    data = {}
-    for name, parts in blocks.items():
-        data[name] = ("run", da.concatenate(parts).rechunk(chunks))
-    cell_index = np.repeat(np.arange(plan.n_cells, dtype=np.int64), plan.replicates)
-    data["cell"] = ("run", da.from_array(cell_index, chunks=chunks))
-    # each sweep key's value, run by run (text as fixed-width strings)
-    for i, dim in enumerate(plan.dims):
-        values = np.asarray([_label(v) for v in plan.coords[i]])
-        per_cell = values[[cell[i] for cell in cells]]
-        data[dim] = ("run", da.from_array(np.repeat(per_cell, plan.replicates), chunks=chunks))
+    data = {name: ("run", da.concatenate(parts).rechunk(chunks))
+            for name, parts in blocks.items()}
     ds = xr.Dataset(data, coords={"run": ("run", da.arange(total, chunks=chunks,
                                                              dtype=np.int64))})
     for name in ds.variables:
