@@ -166,3 +166,20 @@ def test_delta_of_a_binary_outcome_against_its_analytic_value():
     bias = np.sqrt(2 * 0.25 / (np.pi * 40_000 / _delta_classes(40_000)))
     assert abs(r["delta"][0] - 0.15) < half[0] + bias
     assert r["delta_lo"][1] <= 0.0 <= r["delta_hi"][1]
+
+
+def test_plot_draws_the_ranked_indices_or_the_results(small_config, tmp_path, capsys,
+                                                      error_line):
+    _, path = _run(small_config, tmp_path, "plot", method="sobol", samples=32)
+    png = tmp_path / "indices.png"
+    assert main(["plot", str(path), "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    results = tmp_path / "results.png"
+    assert main(["plot", str(path), "--out", str(results), "--what", "results"]) == 0
+    assert results.stat().st_size > 10_000
+    plain = tmp_path / "plain.zarr"
+    stability.run(small_config(), out=plain)
+    assert main(["plot", str(plain), "--what", "sensitivity",
+                 "--out", str(tmp_path / "no.png")]) == 2
+    assert "--what sensitivity" in error_line()
+    assert not (tmp_path / "no.png").exists()
