@@ -15,9 +15,12 @@ __all__ = [
     "load_config",
     "run",
     "open_results",
+    "open_runs",
+    "sensitivity",
     "load_scenario",
     "contrast",
     "resolve_params",
+    "discover",
     "__version__",
     "MODEL_VERSION",
 ]
@@ -29,8 +32,11 @@ _LAZY = {
     "load_config": ("stability.experiment.config", "load_config"),
     "run": ("stability.experiment.runner", "run"),
     "open_results": ("stability.experiment.store", "open_results"),
+    "open_runs": ("stability.experiment.runs", "open_runs"),
+    "sensitivity": ("stability.experiment.indices", "sensitivity"),
     "load_scenario": ("stability.analysis.scenarios", "load_scenario"),
     "contrast": ("stability.analysis.contrast", "contrast"),
+    "discover": ("stability.analysis.discover", "discover"),
 }
 
 
