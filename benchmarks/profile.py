@@ -171,17 +171,18 @@ def phases_child(args, out: Path) -> None:
     q = cell(args)
     p = P.pack(q)
     system = np.zeros(1, dtype=S.SYSTEM)
-    scratch = np.zeros(P.MAX_SLOTS + 1)
-    perm = np.zeros(P.MAX_SLOTS, dtype=np.int64)
+    scratch = np.zeros(S.SMALL_SLOTS + 1)
+    perm = np.zeros(S.SMALL_SLOTS, dtype=np.int64)
+    dist = np.zeros((1, 1))  # the ring: the matrix is not read
     sizes, runs = np.zeros(0), np.zeros(0, dtype=np.int64)
     ints = np.zeros((args.systems, len(S.INT_RECORDS)), dtype=np.int64)
-    S.run_system(p, np.uint64(stream_key(1, 0)), system, sizes, runs, 0, np.int64(0), scratch,
-                 perm, ints[0])  # compiles
+    S.run_system(p, np.uint64(stream_key(1, 0)), system, dist, sizes, runs, 0, np.int64(0),
+                 scratch, perm, ints[0])  # compiles
     system["probe"] = 0
     t0, c0 = time.perf_counter(), S.tsc_now()
     for rep in range(args.systems):
-        S.run_system(p, np.uint64(stream_key(1, rep)), system, sizes, runs, rep, np.int64(0),
-                     scratch, perm, ints[rep])
+        S.run_system(p, np.uint64(stream_key(1, rep)), system, dist, sizes, runs, rep,
+                     np.int64(0), scratch, perm, ints[rep])
     wall, ticks = time.perf_counter() - t0, S.tsc_now() - c0
     recs = {"hegemony_time": ints[:, S.K_TIME]}
     np.save(out / "records.npy", ints)

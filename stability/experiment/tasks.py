@@ -250,6 +250,8 @@ def _encode(name: str, value, choices: tuple) -> float:
         return float(P.POLARITIES.index(value))
     if name == "initiators":
         return float(P.INITIATORS.index(value))
+    if name == "geography":
+        return float(P.GEOGRAPHIES.index(value))
     return float(value)
 
 
