@@ -76,7 +76,7 @@ BAD = [
     ({"experiment": {"replicates": 0}}, "experiment.replicates"),
     ({"experiment": {"seed": 2**63}}, "experiment.seed"),
     ({"experiment": {"contrasts": ["growth_sd"]}}, "experiment.contrasts[0]"),
-    ({"model": {"n_states": 40}}, "model.n_states"),
+    ({"model": {"n_states": 257}}, "model.n_states"),
     ({"model": {"not_a_parameter": 1}}, "model.not_a_parameter"),
     ({"model": {"doctrine": "pacifist"}}, "model.doctrine"),
     ({"sweep": {"growth_sd": [0.1, 0.2, 5.0]}}, "sweep.growth_sd[2]"),
