@@ -170,3 +170,33 @@ def test_martingale_identity_in_large_systems(n_states, doctrine, n):
     for won, s in [((ranks == 0).mean(), 0.3), ((ranks == 1).mean(), 0.2),
                    ((ranks == 2).mean(), 0.1), ((ranks >= 3).mean(), 0.4)]:
         assert abs(won - s) <= Z * np.sqrt(s * (1 - s) / n), (won, s)
+
+
+@pytest.mark.parametrize("n_states, runs, horizon", [(64, 40, 50), (256, 3, 20)])
+def test_perfect_balancing_in_large_systems(n_states, runs, horizon):
+    """Niou-Ordeshook in the multi-word kernel, every state revisionist: no war starts."""
+    ds = stability.simulate({**PERFECT_BALANCING, "polarity": "multipolar",
+                             "n_states": n_states, "revisionist_share": 1.0,
+                             "horizon": horizon}, runs, seed=4)
+    assert (ds.wars == 0).all() and not ds.hegemony.any()
+    assert ds.balancing.sum() == 0 and (ds.survivors == n_states).all()
+
+
+@pytest.mark.parametrize("n_states, runs", [(64, 100), (256, 10)])
+def test_no_initiators_in_large_systems(n_states, runs):
+    ds = stability.simulate({"doctrine": "defensive", "revisionist_share": 0.0,
+                             "growth_sd": 0.0, "mobilization_cost": 0.0,
+                             "polarity": "multipolar", "n_states": n_states, "horizon": 50},
+                            runs, seed=8)
+    assert (ds.wars == 0).all() and not ds.hegemony.any()
+
+
+@pytest.mark.parametrize("n_states, runs", [(64, 200), (256, 40)])
+def test_certain_victory_in_large_systems(n_states, runs):
+    """The largest state (45%) against many equal small ones: with certain victory it always
+    ends as the hegemon, and nothing is destroyed."""
+    shares = [0.45] + [0.55 / (n_states - 1)] * (n_states - 1)
+    ds = stability.simulate({**MARTINGALE, "decisiveness": 1e9, "misperception_sd": 0.0,
+                             "shares": shares}, runs, seed=1)
+    assert ds.hegemony.all() and (ds.hegemon_rank == 0).all()
+    assert np.allclose(ds.war_size.values, 0.0)
