@@ -134,3 +134,17 @@ def test_distances_need_every_slot_placed(tmp_path):
     path = write_matrix(tmp_path / "d.csv", [f"s{i}" for i in range(5)], plane_matrix(5))
     with pytest.raises(ValueError, match="parameter 'max_states'"):
         P.resolve({"shares": [5, 4, 3, 2, 1], "distances": path, "max_states": 6})
+
+
+def test_a_randomized_geography_that_cannot_fit_is_refused_before_running():
+    """Every randomized geography is resolved in every cell at validation, so a draw of
+    'distances' for a random start (no distances to draw on) is bad input, not a failure in
+    the middle of a run."""
+    from stability.experiment.config import ConfigError, parse_config
+
+    raw = {"experiment": {"replicates": 10, "seed": 1},
+           "randomize": {"geography": {"choice": ["ring", "distances"]}}}
+    with pytest.raises(ConfigError, match="randomize geography='distances'"):
+        parse_config(raw)
+    raw["randomize"]["geography"]["choice"] = ["ring", "sphere"]
+    assert parse_config(raw).randomize["geography"].args == ("ring", "sphere")

@@ -58,7 +58,7 @@ RANDOMIZABLE = P.SCALAR_NAMES
 # Parameters that interact inside resolve(): every combination of their randomized end
 # points is resolved. The others only need their own end points checked.
 _COUPLED = ("doctrine", "polarity", "n_states", "max_states", "hegemony_threshold",
-            "pole_ratio", "pole_min_share")
+            "pole_ratio", "pole_min_share", "geography")
 _MAX_SEED = 2**63
 
 
