@@ -18,6 +18,7 @@ __all__ = [
     "load_scenario",
     "contrast",
     "resolve_params",
+    "open_posterior",
     "__version__",
     "MODEL_VERSION",
 ]
@@ -31,6 +32,7 @@ _LAZY = {
     "open_results": ("stability.experiment.store", "open_results"),
     "load_scenario": ("stability.analysis.scenarios", "load_scenario"),
     "contrast": ("stability.analysis.contrast", "contrast"),
+    "open_posterior": ("stability.analysis.posterior", "open_posterior"),
 }
 
 

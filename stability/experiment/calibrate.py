@@ -35,14 +35,13 @@ import os
 import shutil
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .. import params as P
-from .config import Config, ConfigError, parse_config
+from .config import Config, ConfigError, parse_config, tomllib
 
 PATTERNS = ("log_share_sd", "max_share", "hhi", "entries", "exits")
 DISTANCES = ("adaptive", "euclidean")
@@ -114,14 +113,17 @@ def parse_calibration(raw: dict, name: str = "calibration") -> tuple[Config, Cal
     experiment.setdefault("name", name)
     experiment.setdefault("replicates", 1)  # unused: runs per particle are [calibration].runs
     raw["experiment"] = experiment
+    cal = _check_table(table)
     model = raw.get("model", {})
     if isinstance(model, dict):
         for key in PERIOD_KEYS:
             if key in model:
                 raise ConfigError(f"model.{key}: set by calibration.period (runs start from "
                                   f"cow:FIRST and last to LAST); remove it")
+        # so that the experiment layer checks the model as the calibration will run it
+        raw["model"] = {**model, "scenario": f"cow:{cal.period[0]}",
+                        "horizon": cal.period[1] - cal.period[0]}
     cfg = parse_config(raw)
-    cal = _check_table(table)
     if not cfg.randomize:
         raise ConfigError("[randomize]: no priors; give at least one uniform or loguniform "
                           "parameter to calibrate")
@@ -215,10 +217,10 @@ def summary(stats: dict, cal: Calibration) -> dict:
     out = {}
     if "log_share_sd" in cal.patterns:
         sd = pooled_sd(stats["n"], stats["mean"], stats["m2"], axis=0)
-        for k in cal.lags:
+        for j, k in enumerate(cal.lags):
             # a particle whose runs all ended at once has no pairs: the largest sd seen in
             # the record's sense is 'infinitely far', which no threshold accepts
-            v = sd[k - 1]
+            v = sd[j]
             out[f"log_share_sd_{k}"] = float(v) if np.isfinite(v) else 1e3
     with np.errstate(invalid="ignore"):
         for name in ("max_share", "hhi"):
@@ -234,14 +236,14 @@ def summary(stats: dict, cal: Calibration) -> dict:
 
 def observed(cal: Calibration) -> dict:
     """The record's summary statistics over the calibration period."""
-    from ..history import _record, FIRST_YEAR
+    from ..history import FIRST_YEAR, _record
     from ..model.patterns import pattern_arrays
 
     a, b = cal.period
     _, shares = _record()
     window = shares[a - FIRST_YEAR:b - FIRST_YEAR + 1]
     occ = np.where(np.isnan(window), -1, np.arange(window.shape[1])[None, :])
-    return summary(pattern_arrays(window[None], occ[None], max(cal.lags)), cal)
+    return summary(pattern_arrays(window[None], occ[None], 0, lags=cal.lags), cal)
 
 
 def particle_seed(seed: int, values: dict) -> int:
@@ -272,7 +274,7 @@ class Simulator:
         q = P.resolve(_typed({**self.base, **values}))
         out = run_batch(P.pack(q)[None, :], particle_seed(self.seed, values),
                         np.arange(self.cal.runs), record_shares=True)
-        stats = pattern_arrays(out["shares"], out["occupant"], max(self.cal.lags))
+        stats = pattern_arrays(out["shares"], out["occupant"], 0, lags=self.cal.lags)
         result = summary(stats, self.cal)
         self.seconds += time.perf_counter() - t0
         self.calls += 1
@@ -422,7 +424,7 @@ def calibrate(cfg: Config, cal: Calibration, out: Path | None = None, resume: bo
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    ds.to_zarr(tmp, mode="w")
+    ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
@@ -474,8 +476,11 @@ def posterior_dataset(h, cfg: Config, cal: Calibration, seed: int):
                                {"long_name": "accepted / simulated"})
     x0 = h.observed_sum_stat()
     ds = xr.Dataset(data, coords={"generation": gens, "sample": np.arange(n),
-                                  "statistic": list(x0)})
-    ds["observed_statistic"] = ("statistic", np.array([float(x0[k]) for k in x0]))
+                                  "statistic": np.arange(len(x0))})
+    # names as an attribute: zarr v3 has no stable fixed-width string type for a coordinate
+    ds["observed_statistic"] = ("statistic", np.array([float(x0[k]) for k in x0]),
+                                {"long_name": "the record's summary statistics",
+                                 "names": ",".join(x0)})
     priors_toml = "\n".join(f"{k} = {d.to_toml_value()}" for k, d in cfg.randomize.items())
     ds.attrs.update(kind="posterior", parameters=",".join(names), period=f"{cal.period[0]}-"
                     f"{cal.period[1]}", seed=int(seed), config=cfg.to_toml() + cal.to_toml(),

@@ -25,24 +25,29 @@ from numba import njit
 
 
 @njit(nogil=True, cache=True)
-def _lag_moments(shares, occ, max_lag, n, mean, m2):
+def _lag_moments(shares, occ, lags, n, mean, m2):
     """Per run and lag: count, mean and sum of squared deviations of the k-year log-share
     changes (two passes, so that the variance does not come from a difference of sums)."""
     runs, years, units = shares.shape
+    logs = np.empty((years, units))
     for r in range(runs):
-        for k in range(1, max_lag + 1):
+        for t in range(years):
+            for u in range(units):
+                logs[t, u] = math.log(shares[r, t, u]) if occ[r, t, u] >= 0 else 0.0
+        for j in range(lags.size):
+            k = lags[j]
             cnt = 0
             tot = 0.0
             for t in range(years - k):
                 for u in range(units):
                     o = occ[r, t, u]
                     if o >= 0 and occ[r, t + k, u] == o:
-                        tot += math.log(shares[r, t + k, u]) - math.log(shares[r, t, u])
+                        tot += logs[t + k, u] - logs[t, u]
                         cnt += 1
-            n[r, k - 1] = cnt
+            n[r, j] = cnt
             if cnt == 0:
-                mean[r, k - 1] = np.nan
-                m2[r, k - 1] = np.nan
+                mean[r, j] = np.nan
+                m2[r, j] = np.nan
                 continue
             mu = tot / cnt
             acc = 0.0
@@ -50,10 +55,10 @@ def _lag_moments(shares, occ, max_lag, n, mean, m2):
                 for u in range(units):
                     o = occ[r, t, u]
                     if o >= 0 and occ[r, t + k, u] == o:
-                        d = math.log(shares[r, t + k, u]) - math.log(shares[r, t, u]) - mu
+                        d = logs[t + k, u] - logs[t, u] - mu
                         acc += d * d
-            mean[r, k - 1] = mu
-            m2[r, k - 1] = acc
+            mean[r, j] = mu
+            m2[r, j] = acc
 
 
 @njit(nogil=True, cache=True)
@@ -97,11 +102,12 @@ def _yearly(shares, occ, top, hhi, count, entries, exits):
             exits[r, t] = ext
 
 
-def pattern_arrays(shares, occupant, max_lag: int) -> dict:
+def pattern_arrays(shares, occupant, max_lag: int, lags=None) -> dict:
     """The statistics of a ``(runs, years, units)`` history, as numpy arrays.
 
-    Returns ``n``, ``mean``, ``m2`` (runs, max_lag): the count, mean and summed squared
-    deviation of the k-year log-share changes per run; ``max_share``, ``hhi``, ``majors``,
+    Returns ``n``, ``mean``, ``m2`` (runs, lag): the count, mean and summed squared
+    deviation of the k-year log-share changes per run, for k = 1..max_lag or, if given, the
+    lags ``lags`` only (a calibration needs a few); ``max_share``, ``hhi``, ``majors``,
     ``entries``, ``exits`` (runs, years). The caller pools the lag moments over runs
     (:func:`pooled_sd`) or takes them per run.
     """
@@ -111,11 +117,14 @@ def pattern_arrays(shares, occupant, max_lag: int) -> dict:
         raise ValueError(f"shares and occupant must be (runs, years, units) arrays of one "
                          f"shape, got {shares.shape} and {occupant.shape}")
     runs, years, _ = shares.shape
-    max_lag = int(max_lag)
-    n = np.zeros((runs, max_lag), dtype=np.int64)
-    mean = np.zeros((runs, max_lag))
-    m2 = np.zeros((runs, max_lag))
-    _lag_moments(shares, occupant, max_lag, n, mean, m2)
+    lags = (np.arange(1, int(max_lag) + 1) if lags is None
+            else np.asarray(lags, dtype=np.int64))
+    if lags.size and (lags.min() < 1 or lags.max() >= years):
+        raise ValueError(f"lags must lie in 1..{years - 1}, got {lags.tolist()}")
+    n = np.zeros((runs, lags.size), dtype=np.int64)
+    mean = np.zeros((runs, lags.size))
+    m2 = np.zeros((runs, lags.size))
+    _lag_moments(shares, occupant, lags, n, mean, m2)
     top = np.zeros((runs, years))
     hhi = np.zeros((runs, years))
     count = np.zeros((runs, years), dtype=np.int64)
