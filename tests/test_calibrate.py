@@ -161,3 +161,29 @@ def test_summary_statistics_of_the_record_are_the_history_patterns():
                                                         rel=1e-12)
     assert x0["max_share"] == pytest.approx(float(ds.max_share.mean()), rel=1e-12)
     assert x0["entries"] == pytest.approx(float(ds.entries.sum()) / 64, rel=1e-12)
+
+
+def test_out_of_sample_bands_and_comparison(tmp_path):
+    from stability.analysis.posterior import compare_patterns, format_comparison
+
+    ds = _run(tmp_path, "oos")
+    pred = C.out_of_sample(ds, (1922, 1960), draws=30)
+    assert pred.sizes["draw"] == 30
+    sd = pred["pred_log_share_sd_1922_1960"]
+    assert sd.shape == (30, 38) and np.isfinite(sd.values[:, 0]).any()
+    heg = pred["pred_hegemony_1922_1960"].values
+    assert set(np.unique(heg)) <= {0.0, 1.0}
+    # a history that ended in hegemony has no max_share after its end
+    times = pred["pred_hegemony_time_1922_1960"].values
+    top = pred["pred_max_share_1922_1960"].values
+    for d in np.nonzero(heg)[0]:
+        assert np.isnan(top[d, times[d] + 1:]).all()
+    rows = compare_patterns(pred, (1922, 1960))
+    names = [r[0] for r in rows]
+    assert "log_share_sd lag 1" in names and names[-1] == "reached hegemony"
+    # the record reached half of the majors' capability in 1945
+    assert rows[-1][1] == 1.0
+    assert format_comparison(rows).count("\n") == len(rows) + 2
+    # cow:1920 already holds a hegemon (USA 0.525): refused, one line
+    with pytest.raises(ConfigError, match="period: .*already reaches hegemony"):
+        C.out_of_sample(ds, (1920, 1960))

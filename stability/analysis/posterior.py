@@ -87,8 +87,8 @@ def describe(ds: xr.Dataset) -> str:
 
 def plot_posterior(ds: xr.Dataset, observed: xr.Dataset | None = None) -> Figure:
     """Marginals and pairs of the last generation, and posterior-predictive bands (5-95% and
-    50% of the draws) of each pattern against the record (``observed``: history.patterns over
-    the calibration period; computed here if not given)."""
+    25-75% of the single predictive histories) of each pattern against the record
+    (``observed``: history.patterns over the calibration period; computed if not given)."""
     from ..history import patterns
 
     names = parameters(ds)
@@ -138,3 +138,54 @@ def plot_posterior(ds: xr.Dataset, observed: xr.Dataset | None = None) -> Figure
     fig.suptitle(f"posterior ({ds.attrs.get('period')}), generation "
                  f"{int(ds.generation[-1])}", fontsize=10)
     return fig
+
+
+def compare_patterns(pred: xr.Dataset, period, threshold: float = 0.5) -> list[tuple]:
+    """Rows (pattern, record, model median, model 5%, model 95%, record inside the 90% band)
+    of posterior-predictive patterns ``pred`` (calibrate.predictive / out_of_sample) against
+    the record over ``period``. ``hegemony``: whether any year's largest share reached
+    ``threshold`` in the record, against the share of model runs that ended in hegemony."""
+    from ..history import patterns
+
+    a, b = period
+    obs = patterns((a, b))
+    sfx = f"{a}_{b}"
+    rows = []
+
+    def add(name, record, values):
+        lo, med, hi = np.nanpercentile(values, [5, 50, 95])
+        rows.append((name, float(record), float(med), float(lo), float(hi),
+                     bool(lo <= record <= hi)))
+
+    sd = pred[f"pred_log_share_sd_{sfx}"]
+    for k in (1, 2, 5, 10, 20, 50):
+        if k in sd[f"lag_{sfx}"].values:
+            add(f"log_share_sd lag {k}", obs.log_share_sd.sel(lag=k),
+                sd.sel({f"lag_{sfx}": k}).values)
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            add("mean max_share", obs.max_share.mean(),
+                np.nanmean(pred[f"pred_max_share_{sfx}"].values, axis=1))
+            add("mean hhi", obs.hhi.mean(), np.nanmean(pred[f"pred_hhi_{sfx}"].values, axis=1))
+    add("entries", obs.entries.sum(), pred[f"pred_entries_{sfx}"].values)
+    add("exits", obs.exits.sum(), pred[f"pred_exits_{sfx}"].values)
+    heg = pred[f"pred_hegemony_{sfx}"].values
+    rows.append(("reached hegemony", float((obs.max_share >= threshold).any()),
+                 float(heg.mean()), np.nan, np.nan, None))
+    return rows
+
+
+def format_comparison(rows) -> str:
+    """A markdown table of :func:`compare_patterns` rows."""
+    out = ["| pattern | record | model median | model 5-95% | record inside |",
+           "|---|---:|---:|---|---|"]
+    for name, rec, med, lo, hi, inside in rows:
+        if inside is None:  # a yes/no of the record against the model's probability
+            out.append(f"| {name} | {'yes' if rec else 'no'} | P = {med:.2f} | | |")
+            continue
+        out.append(f"| {name} | {rec:.3g} | {med:.3g} | {lo:.3g}-{hi:.3g} | "
+                   f"{'yes' if inside else 'no'} |")
+    return "\n".join(out) + "\n"

@@ -501,11 +501,13 @@ def posterior_draws(ds, draws: int, rng: np.random.Generator) -> dict:
 
 
 def predictive(ds, cfg: Config, cal: Calibration, period, draws: int, seed: int):
-    """Posterior-predictive patterns: ``draws`` weighted draws from the last generation, each
-    simulated ``cal.runs`` times from ``cow:FIRST`` over ``period`` (dim ``draw``)."""
+    """Posterior-predictive histories: ``draws`` weighted draws from the last generation, each
+    simulated once from ``cow:FIRST`` over ``period``, and the patterns of each history alone
+    (dim ``draw``): the distribution against which the one real history is compared. A
+    history that ends in hegemony contributes its years up to then."""
     import xarray as xr
 
-    from ..model.patterns import pattern_arrays, pooled_sd
+    from ..model.patterns import pattern_arrays
     from ..model.simulate import run_batch
 
     a, b = period
@@ -513,36 +515,25 @@ def predictive(ds, cfg: Config, cal: Calibration, period, draws: int, seed: int)
     picked = posterior_draws(ds, draws, rng)
     max_lag = min(50, b - a)
     base = {**cfg.model, "scenario": f"cow:{a}", "horizon": b - a}
-    sd = np.full((draws, max_lag), np.nan)
-    top = np.full((draws, b - a + 1), np.nan)
-    hhi = np.full((draws, b - a + 1), np.nan)
-    ent = np.zeros(draws)
-    ext = np.zeros(draws)
-    heg = np.zeros(draws)
-    threshold = np.zeros(draws)
-    for d in range(draws):
-        values = {k: float(v[d]) for k, v in picked.items()}
-        q = P.resolve(_typed({**base, **values}))
-        out = run_batch(P.pack(q)[None, :], particle_seed(seed + 1, values),
-                        np.arange(cal.runs), record_shares=True)
-        st = pattern_arrays(out["shares"], out["occupant"], max_lag)
-        sd[d] = pooled_sd(st["n"], st["mean"], st["m2"], axis=0)
-        with np.errstate(invalid="ignore"), _quiet():
-            top[d] = np.nanmean(st["max_share"], axis=0)
-            hhi[d] = np.nanmean(st["hhi"], axis=0)
-        years = max(np.isfinite(st["entries"]).sum(), 1)
-        ent[d] = np.nansum(st["entries"]) / years * (b - a)
-        ext[d] = np.nansum(st["exits"]) / years * (b - a)
-        heg[d] = out["hegemony"].mean()
-        threshold[d] = q["hegemony_threshold"]
+    rows = [P.pack(P.resolve(_typed({**base, **{k: float(v[d]) for k, v in picked.items()}})))
+            for d in range(draws)]
+    out = run_batch(np.array(rows), _generation_seed(seed, 10**6 + a), np.arange(draws),
+                    record_shares=True)
+    st = pattern_arrays(out["shares"], out["occupant"], max_lag)
+    n = st["n"].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
+        sd = np.where(n > 1, np.sqrt(st["m2"] / np.maximum(n - 1, 1)), np.nan)
+        top, hhi = st["max_share"], st["hhi"]
     suffix = f"{a}_{b}"
     return xr.Dataset({
         f"pred_log_share_sd_{suffix}": (("draw", f"lag_{suffix}"), sd),
         f"pred_max_share_{suffix}": (("draw", f"year_{suffix}"), top),
         f"pred_hhi_{suffix}": (("draw", f"year_{suffix}"), hhi),
-        f"pred_entries_{suffix}": ("draw", ent),
-        f"pred_exits_{suffix}": ("draw", ext),
-        f"pred_hegemony_{suffix}": ("draw", heg),
+        f"pred_entries_{suffix}": ("draw", np.nansum(st["entries"], axis=1)),
+        f"pred_exits_{suffix}": ("draw", np.nansum(st["exits"], axis=1)),
+        f"pred_hegemony_{suffix}": ("draw", out["hegemony"].astype(np.float64)),
+        f"pred_hegemony_time_{suffix}": ("draw", out["hegemony_time"]),
+        **{f"pred_{k}_{suffix}": ("draw", v) for k, v in picked.items()},
     }, coords={f"lag_{suffix}": np.arange(1, max_lag + 1),
                f"year_{suffix}": np.arange(a, b + 1)})
 
@@ -561,3 +552,26 @@ class _quiet:
 
 def log_line(message: str) -> None:
     print(f"stability: {message}", file=sys.stderr, flush=True)
+
+
+def config_of(ds) -> tuple[Config, Calibration]:
+    """The calibration config a posterior store was fitted with (from its attributes)."""
+    raw = tomllib.loads(ds.attrs["config"])
+    for key in PERIOD_KEYS:  # written resolved: the period sets them again
+        raw.get("model", {}).pop(key, None)
+    return parse_calibration(raw, name=raw.get("experiment", {}).get("name", "calibration"))
+
+
+def out_of_sample(ds, period=(1922, 2016), draws: int | None = None, seed: int | None = None):
+    """Posterior-predictive patterns over another ``period``, runs started from ``cow:FIRST``
+    (the validation of docs/calibration.md): :func:`predictive` with the store's config."""
+    from ..history import check_period
+
+    cfg, cal = config_of(ds)
+    try:
+        period = check_period(period)
+        P.resolve({**cfg.model, "scenario": f"cow:{period[0]}", "horizon": 1})
+    except ValueError as exc:
+        raise ConfigError(f"period: {exc}") from None
+    return predictive(ds, cfg, cal, period, draws or cal.predictive,
+                      cfg.experiment.seed if seed is None else seed)
