@@ -24,7 +24,7 @@ Two ways to look at the same code:
   AVX-512) in a first, native run that fills a private compile cache; the run under valgrind
   loads it, so nothing is compiled under the simulator. Useful where, as on virtual machines,
   perf has no hardware counters: the two views together tell whether a change that saves
-  instructions or branches can save time (benchmarks/optimisations.md, fifth session).
+  instructions or branches can save time (benchmarks/optimisations.md, "Where the time goes").
 
 How: the kernels are compiled afresh with NUMBA_DEBUGINFO=1 from a copy of the package whose
 model files are padded with comment lines (rng.py from line 1001, start.py from 2001,

@@ -23,9 +23,11 @@ apart timed the same kernel 25% apart), so every ratio is measured side by side 
 the things compared are timed in alternating rounds (A B, then B A, ...) and a ratio is the
 median over rounds of the ratio within each round, which a slow drift or a burst of other work
 moves little. Absolute times (sections 1, 2, 7) are the best of a few alternated timings, the
-least disturbed. Targets are checked here and reported PASS/MISS, never asserted by tests
-(tests/test_benchmarks_smoke.py runs these code paths at trivial sizes). Set NUMBA_CACHE_DIR
-to keep compiled kernels out of the source tree.
+least disturbed. Targets (TARGETS below) are checked here and reported PASS/MISS, never
+asserted by tests (tests/test_benchmarks_smoke.py runs these code paths at trivial sizes); the
+kernel / yardstick ratio of section 3 is reported, not a target. RESULTS.md links to the
+optimisation log (optimisations.md), which records what each change to the kernel gained. Set
+NUMBA_CACHE_DIR to keep compiled kernels out of the source tree.
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ from stability.model.simulate import INT_RECORDS, run_batch  # noqa: E402
 
 DOCTRINES = ("defensive", "offensive")
 POLARITIES = ("unipolar", "bipolar", "multipolar")
+# The project's standing speed and memory targets, checked and reported PASS/MISS. The kernel /
+# yardstick ratio (section 3) is reported but is not a target: the kernel's micro-optimisation
+# is finished (optimisations.md says when to reopen it).
 TARGETS = {
-    "yardstick": 2.5,     # kernel time per step at most 2.5x the yardstick's, n_states = 8
     "scaling": 1.8,       # at least 1.8x from 1 to 2 cores
     "end_to_end": 0.90,   # end-to-end throughput at least 90% of the raw kernel's (>= 1 min)
     "memory": 1.2,        # peak memory at most 1.2x from 1e5 to 1e7 replicates
@@ -742,9 +746,9 @@ def report(res: dict, sizes: Sizes, seconds: float) -> str:
     ]
     lines += _targets(res) + [""]
     lines += _sections(res)
-    log = HERE / "optimisations.md"
-    if log.exists():
-        lines += ["", log.read_text().rstrip(), ""]
+    lines += ["## The optimisation log", "",
+              "What each kept change to the kernel gained, what was tried and not kept, and how "
+              "to measure a change: [`optimisations.md`](optimisations.md)."]
     return "\n".join(lines) + "\n"
 
 
@@ -760,13 +764,7 @@ def _up(x: float, digits: int) -> float:
 def _targets(res) -> list[str]:
     # Figures here are rounded toward missing their target, so that a figure shown as meeting
     # it does (a speed-up of 1.7996x was once shown as 1.80x beside MISS).
-    rows = ["## Targets (issue 5)", "", "| target | measured | verdict |", "|---|---|---|"]
-    if "yardstick" in res:
-        worst = max(r["ratio"] for r in res["yardstick"])
-        rows.append(f"| kernel within {TARGETS['yardstick']}x of the yardstick (n_states 8) | "
-                    + ", ".join(f"{r['doctrine']} {_up(r['ratio'], 2):.2f}x"
-                                for r in res["yardstick"])
-                    + f" | {verdict(worst <= TARGETS['yardstick'])} |")
+    rows = ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     if "scaling" in res:
         proc = res["scaling"][0]
         rows.append(f"| at least {TARGETS['scaling']}x from 1 to 2 cores | "
@@ -849,7 +847,11 @@ def _sections(res) -> list[str]:
                 "polarities) and one O(n^2) threat pass, each in the fastest form the kernel "
                 "uses (draws from a local counter, the pass vectorised by source). The "
                 "normals the kernel skips for pairs that cannot beat the best gain are still "
-                "drawn (under 1% of the normals).", "",
+                "drawn (under 1% of the normals). The ratio is reported, not a target: it "
+                "says how far the kernel is from the least work the model needs, and it moves "
+                "with the machine (the yardstick, almost all arithmetic, gains more than the "
+                "kernel on a quiet host). The kernel's micro-optimisation is finished; the "
+                "optimisation log says when to reopen it.", "",
                 "| doctrine | uniforms/step | normals/step | yardstick ns/step | kernel ns/step "
                 "| kernel / yardstick | quartiles |", "|---|---:|---:|---:|---:|---:|---|"]
         for r in res["yardstick"]:

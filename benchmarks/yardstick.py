@@ -32,13 +32,12 @@ def yardstick(n, systems, steps, uniforms, normals, seed):
     draws per step (fractional counts are met on average). Returns a checksum.
 
     A roofline must do its work the fastest way there is, so this loop takes the kernel's own
-    fastest forms (benchmarks/optimisations.md, the paragraphs on the yardstick after the
-    table): the draws from the stream's key and counter held in local variables (as the
-    kernel's growth phase draws), and the threat pass by source j for every perceiver i at
-    once, the largest threat so far and its slot kept per perceiver and replaced only by a
-    strictly larger one (so ties go to the lowest slot), which LLVM vectorises (as the
-    kernel's threat phase, row 25), with the source's factor S_j (1 + w I_j) formed once per
-    source."""
+    fastest forms (benchmarks/optimisations.md, "The yardstick"): the draws from the stream's
+    key and counter held in local variables (as the kernel's growth phase draws), and the threat
+    pass by source j for every perceiver i at once, the largest threat so far and its slot kept
+    per perceiver and replaced only by a strictly larger one (so ties go to the lowest slot),
+    which LLVM vectorises (as the kernel's threat phase, row 25), with the source's factor S_j
+    (1 + w I_j) formed once per source."""
     x = np.empty(n)
     s = np.empty(n)
     g = np.empty(n)

@@ -15,10 +15,13 @@ __all__ = [
     "load_config",
     "run",
     "open_results",
+    "open_runs",
+    "sensitivity",
     "load_scenario",
     "contrast",
     "resolve_params",
     "open_posterior",
+    "discover",
     "__version__",
     "MODEL_VERSION",
 ]
@@ -30,9 +33,12 @@ _LAZY = {
     "load_config": ("stability.experiment.config", "load_config"),
     "run": ("stability.experiment.runner", "run"),
     "open_results": ("stability.experiment.store", "open_results"),
+    "open_runs": ("stability.experiment.runs", "open_runs"),
+    "sensitivity": ("stability.experiment.indices", "sensitivity"),
     "load_scenario": ("stability.analysis.scenarios", "load_scenario"),
     "contrast": ("stability.analysis.contrast", "contrast"),
     "open_posterior": ("stability.analysis.posterior", "open_posterior"),
+    "discover": ("stability.analysis.discover", "discover"),
 }
 
 

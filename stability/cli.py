@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="plot a results store")
     pl.add_argument("results", metavar="RESULTS")
     pl.add_argument("--out", metavar="FILE.png", help="image file (default: RESULTS.png)")
+    pl.add_argument("--what", choices=("results", "sensitivity"), default=None,
+                    help="P(hegemony) and its dynamics, or a sensitivity study's ranked "
+                         "indices (the default where the store has them)")
     return p
 
 
@@ -306,6 +309,15 @@ def _validate(args) -> int:
         lines.append("randomize   " + "; ".join(
             f"{n} ~ {d.kind}{list(d.args)}" + (f" clipped to {list(d.clip)}" if d.clip else "")
             for n, d in cfg.randomize.items()))
+    sens = cfg.sensitivity
+    if sens is not None:
+        from stability.experiment.config import _design_text
+
+        lines.append(f"sensitivity {sens.method} over {len(cfg.randomize)} parameter(s), "
+                     f"outputs {', '.join(sens.outputs)}: {e.replicates:,} runs per cell "
+                     f"({_design_text(sens, len(cfg.randomize))})")
+    if cfg.records:
+        lines.append("records     one per run (stability.open_runs)")
     lines.append(f"output      {cfg.output_path} ({output_format(cfg.output_path)})"
                  + ("  [exists]" if cfg.output_path.exists() else ""))
     workers = cfg.cluster.workers
@@ -417,11 +429,25 @@ def _plot(args) -> int:
                             + ", ".join(f".{k}" for k in sorted(kinds)))
     if not out.parent.is_dir():
         raise _config_error(f"--out: directory {out.parent} does not exist")
-    from stability.analysis.plot import plot_results
+    from stability.experiment.indices import RANKED_BY
 
+    has_indices = any(v in ds for v in RANKED_BY.values())
+    what = args.what or ("sensitivity" if has_indices else "results")
     if post is not None:
-        from stability.analysis.posterior import plot_posterior as plot_results
-    fig = plot_results(ds)
+        from stability.analysis.posterior import plot_posterior
+
+        fig = plot_posterior(ds)
+    elif what == "sensitivity":
+        if not has_indices:
+            raise _config_error(f"--what sensitivity: {args.results} holds no sensitivity "
+                                "indices (a config with [sensitivity] writes them)")
+        from stability.analysis.sensitivity import plot_indices
+
+        fig = plot_indices(ds)
+    else:
+        from stability.analysis.plot import plot_results
+
+        fig = plot_results(ds)
     fig.savefig(out, dpi=150)
     print(f"wrote {out}")
     return 0

@@ -32,6 +32,10 @@ def test_benchmark_suite_runs(tmp_path):
     res = run.run_all(run.SMOKE, out, log=lambda *_: None)
     text = out.read_text()
     assert "## Targets" in text and "## 1. Kernel throughput" in text
+    # the kernel / yardstick ratio is reported in section 3, not judged as a target
+    assert "yardstick" not in text.split("## Targets")[1].split("## 1.")[0]
+    # the optimisation log is linked, not copied in
+    assert "(optimisations.md)" in text and "| # | change |" not in text
     assert all(r["identical"] for r in res["reference"])
     assert {r["doctrine"] for r in res["yardstick"]} == {"defensive", "offensive"}
     assert len(res["throughput"]) == len(run.SMOKE.n_states) * 6

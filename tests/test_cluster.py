@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -213,6 +212,21 @@ def test_invalid_cluster_options_exit_2_naming_the_key(tmp_path, capsys, command
     assert not out.exists() and not store.checkpoint_path(out).exists()
 
 
+def _path_with(monkeypatch, tmp_path: Path, commands: tuple[str, ...],
+               keep_path: bool = True) -> None:
+    """PATH with stand-ins for ``commands`` first (each exits 1 if ever run), and the real
+    PATH after them unless ``keep_path`` is False: the outcome of a test of the
+    machine checks then depends on the test, not on which batch tools this machine has."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name in commands:
+        stand_in = bin_dir / name
+        stand_in.write_text("#!/bin/sh\necho 'a stand-in: never submits' >&2\nexit 1\n")
+        stand_in.chmod(0o755)
+    rest = [os.environ.get("PATH", "")] if keep_path else []
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir)] + rest))
+
+
 @pytest.mark.parametrize("changes,text", [
     ({"interface": '"no-such-nic0"'}, "cluster.interface: no network interface"),
     ({"scheduler_interface": '"no-such-nic0"', "interface": '"ib0"'},
@@ -220,14 +234,34 @@ def test_invalid_cluster_options_exit_2_naming_the_key(tmp_path, capsys, command
     ({"scheduler": '"pbs"'}, "cluster.scheduler: 'pbs' needs `qsub`"),
 ])
 def test_options_this_machine_cannot_run_are_noted_by_validate_and_refused_by_run(
-        tmp_path, capsys, changes, text, error_line):
-    if "pbs" in str(changes) and shutil.which("qsub"):
-        pytest.skip("PBS is installed here")
+        tmp_path, capsys, monkeypatch, changes, text, error_line):
+    if "pbs" in str(changes):
+        # qsub must be missing: PATH holds only a stand-in sbatch
+        _path_with(monkeypatch, tmp_path, ("sbatch",), keep_path=False)
+    else:
+        # the interface is checked with the submit command present, installed or not
+        _path_with(monkeypatch, tmp_path, ("sbatch",))
     cfg = _config(tmp_path, cluster=_cluster(**changes))
     assert main(["validate", str(cfg)]) == 0
     assert f"note: `stability run` here would stop: {text}" in capsys.readouterr().out
     assert main(["run", str(cfg), "--out", str(tmp_path / "o.zarr")]) == 2
     assert text in error_line()
+    assert not list(tmp_path.glob("o.zarr*"))
+
+
+def test_a_missing_submit_command_is_reported_before_a_missing_interface(
+        tmp_path, capsys, monkeypatch, error_line):
+    """On a laptop (no sbatch) with a bad interface too: validate notes both, in order, and
+    run stops on the first, the missing sbatch, whatever this machine has installed."""
+    _path_with(monkeypatch, tmp_path, (), keep_path=False)
+    cfg = _config(tmp_path, cluster=_cluster(interface='"no-such-nic0"'))
+    assert main(["validate", str(cfg)]) == 0
+    notes = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("note:")]
+    assert [n.split(": ", 2)[1] for n in notes] == ["`stability run` here would stop"] * 2
+    assert "cluster.scheduler: 'slurm' needs `sbatch`" in notes[0]
+    assert "cluster.interface: no network interface" in notes[1]
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o.zarr")]) == 2
+    assert "cluster.scheduler: 'slurm' needs `sbatch`" in error_line()
     assert not list(tmp_path.glob("o.zarr*"))
 
 

@@ -112,8 +112,54 @@ def describe(ds: xr.Dataset) -> str:
         "buck-pass, chain-gang): means per run.",
         "",
     ]
+    lines += sensitivity_lines(ds)
     prov = [[label, str(ds.attrs.get(key, "unknown"))] for label, key in _PROVENANCE]
     prov.append(["complete", "yes" if complete else "NO: the run stopped early; continue it "
                  "with `stability run CONFIG --resume`"])
     lines += _table(prov, [False, False])
     return "\n".join(lines) + "\n"
+
+
+# A sensitivity study's indices, ranked: (variable ranked by, columns shown)
+_RANKED = (
+    ("sobol", "sobol_total",
+     (("total [95% CI]", "sobol_total"), ("first [95% CI]", "sobol_first"))),
+    ("morris", "morris_mu_star", (("mu* [95% CI]", "morris_mu_star"), ("sigma", "morris_sigma"))),
+    ("delta", "delta", (("delta [95% CI]", "delta"),)),
+)
+
+
+def _interval(c, var: str) -> str:
+    v = float(c[var])
+    if math.isnan(v):
+        return "-"
+    if f"{var}_lo" not in c:
+        return f"{v:.3f}"
+    return f"{v:.3f} [{float(c[var + '_lo']):.3f}, {float(c[var + '_hi']):.3f}]"
+
+
+def sensitivity_lines(ds: xr.Dataset) -> list[str]:
+    """Per cell and output, the parameters ranked by their total Sobol index (or Morris mu*,
+    or delta), with bootstrap 95% intervals (docs/sensitivity.md)."""
+    lines: list[str] = []
+    for method, key, columns in _RANKED:
+        if key not in ds:
+            continue
+        data = ds[[v for v in ds.data_vars if str(v).startswith(key.split("_")[0])]].load()
+        dims = [d for d in data[key].dims if d not in ("output", "parameter")]
+        lines += [f"{method} sensitivity indices, ranked by {key} (bootstrap 95% intervals):",
+                  ""]
+        for cell in _cells(data, dims):
+            for output in data["output"].values.tolist():
+                c = data.sel(cell | {"output": output})
+                order = np.argsort(-np.nan_to_num(c[key].values, nan=-np.inf), kind="stable")
+                label = ", ".join(f"{k}={_fmt(v)}" for k, v in cell.items())
+                lines.append(f"{label + ': ' if label else ''}output {output}")
+                rows = [["parameter"] + [h for h, _ in columns]]
+                for i in order:
+                    ci = c.isel(parameter=int(i))
+                    rows.append([str(ci["parameter"].values)]
+                                + [_interval(ci, var) for _, var in columns])
+                lines += ["  " + ln for ln in _table(rows, [False] + [True] * len(columns))]
+                lines.append("")
+    return lines

@@ -1,10 +1,10 @@
 """Experiment configs: the TOML schema, its validation, and the resolved experiment.
 
 A config has the tables ``[experiment]``, ``[model]``, ``[sweep]``, ``[randomize]``,
-``[output]`` and ``[cluster]`` (``docs/internals.md``, INTERFACES.md). Everything is checked
-here, before anything runs: every sweep value, every cell of the sweep and every corner of
-the randomized ranges goes through :func:`stability.params.resolve`, so no kernel ever sees
-an invalid parameter. Errors are :class:`ConfigError`, one line naming the key.
+``[sensitivity]``, ``[output]`` and ``[cluster]`` (``docs/internals.md``, INTERFACES.md).
+Everything is checked here, before anything runs: every sweep value, every cell of the sweep
+and every corner of the randomized ranges goes through :func:`stability.params.resolve`, so no
+kernel ever sees an invalid parameter. Errors are :class:`ConfigError`, one line naming the key.
 
 ``[randomize]`` distributions (one per parameter, drawn per replicate from the replicate's
 own stream, so draws depend only on the seed and the replicate index):
@@ -20,6 +20,12 @@ own stream, so draws depend only on the seed and the replicate index):
 
 The support's end points (``clip`` for normal, every value for choice) must be valid values
 of the parameter, and every combination of end points must resolve in every cell.
+
+``[sensitivity]`` (global sensitivity analysis; docs/sensitivity.md) replaces the plain
+per-replicate draws of ``[randomize]`` by a design: ``method = "sobol"`` (Saltelli's design,
+first- and total-order indices) or ``"morris"`` (elementary effects) over the unit hypercube of
+the ``[randomize]`` ranges (uniform and log-uniform only), or ``"delta"`` (Borgonovo's index,
+on the plain draws). The design sets the runs per cell, so ``replicates`` may be left out.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ class _Section(BaseModel):
 
 class ExperimentSection(_Section):
     name: str = Field(default="experiment", min_length=1)
-    replicates: int = Field(ge=1)
+    replicates: int = Field(ge=1)  # with [sensitivity]: set from the design when not given
     seed: int = Field(ge=0, lt=_MAX_SEED)
     chunk: int = Field(default=10_000, ge=1)
     contrasts: list[str] = Field(default_factory=list)
@@ -74,6 +80,7 @@ class ExperimentSection(_Section):
 
 class OutputSection(_Section):
     path: str | None = None  # None: results/<experiment name>.zarr
+    runs: bool = False  # keep one record per run (always, with [randomize] or [sensitivity])
 
     @field_validator("path")
     @classmethod
@@ -112,6 +119,54 @@ class ClusterSection(_Section):
         return v
 
 
+SENSITIVITY_METHODS = ("sobol", "morris", "delta")
+# Per-run outcomes a sensitivity analysis may take (MODEL.md section 7).
+RUN_OUTPUTS = ("hegemony", "hegemony_time", "hegemon_rank", "wars", "survivors",
+               "final_max_share", "eliminations", "entries", "balancing", "bandwagoning",
+               "buck_passing", "chain_ganging")
+
+
+class SensitivitySection(_Section):
+    method: str
+    samples: int = Field(ge=2)  # the base sample (sobol, morris: trajectories; delta: runs)
+    outputs: list[str] = Field(default_factory=lambda: ["hegemony"])
+    levels: int = Field(default=4, ge=2, le=100)  # morris: grid levels
+    resamples: int = Field(default=200, ge=10, le=100_000)  # bootstrap resamples
+    # runs per design point (sobol, morris), each on its own stream; the outputs analysed are
+    # their means, so the indices approach those of the expected outcome (P(hegemony) for
+    # hegemony) as repeats grow (docs/sensitivity.md)
+    repeats: int = Field(default=1, ge=1, le=1_000_000)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v):
+        if v not in SENSITIVITY_METHODS:
+            raise ValueError(f"unknown method {v!r}; use one of "
+                             + ", ".join(SENSITIVITY_METHODS))
+        return v
+
+    @field_validator("outputs")
+    @classmethod
+    def _outputs(cls, v):
+        if not v:
+            raise ValueError("give at least one output")
+        for name in v:
+            if name not in RUN_OUTPUTS:
+                raise ValueError(f"unknown output {name!r}; per-run outputs are "
+                                 + ", ".join(RUN_OUTPUTS))
+        if len(set(v)) != len(v):
+            raise ValueError(f"an output is listed twice: {v!r}")
+        return v
+
+    def design_runs(self, n_params: int) -> int:
+        """Runs per cell: Sobol N (D + 2) (first and total order), Morris N (D + 1), delta N."""
+        if self.method == "sobol":
+            return self.samples * (n_params + 2) * self.repeats
+        if self.method == "morris":
+            return self.samples * (n_params + 1) * self.repeats
+        return self.samples
+
+
 class Distribution(_Section):
     """One ``[randomize]`` entry, in canonical form."""
 
@@ -142,6 +197,7 @@ class Config(_Section):
     model: dict[str, Any] = Field(default_factory=dict)
     sweep: dict[str, tuple] = Field(default_factory=dict)
     randomize: dict[str, Distribution] = Field(default_factory=dict)
+    sensitivity: SensitivitySection | None = None
     output: OutputSection = OutputSection()
     cluster: ClusterSection = ClusterSection()
 
@@ -174,6 +230,11 @@ class Config(_Section):
         return self.n_groups * -(-e.replicates // e.chunk)
 
     @property
+    def records(self) -> bool:
+        """Whether the store keeps one record per run (``open_runs``)."""
+        return bool(self.randomize) or self.sensitivity is not None or self.output.runs
+
+    @property
     def output_path(self) -> Path:
         if self.output.path is not None:
             return Path(self.output.path)
@@ -194,8 +255,13 @@ class Config(_Section):
             exp["contrasts"] = list(e.contrasts)
         tables = [("experiment", exp), ("model", self.model), ("sweep", self.sweep),
                   ("randomize", {k: d.to_toml_value() for k, d in self.randomize.items()})]
+        if self.sensitivity is not None:
+            tables.append(("sensitivity", self.sensitivity.model_dump()))
         if full:
-            tables.append(("output", {"path": str(self.output_path)}))
+            tables.append(("output", {"path": str(self.output_path)}
+                           | ({"runs": True} if self.output.runs else {})))
+        elif self.output.runs:  # the records are part of the results
+            tables.append(("output", {"runs": True}))
             tables.append(("cluster", self.cluster.model_dump(exclude_defaults=True)
                            | {"scheduler": self.cluster.scheduler}))
         return _dump_toml([(name, t) for name, t in tables if t or name == "experiment"])
@@ -226,7 +292,7 @@ class Config(_Section):
             except ValidationError as exc:
                 err = exc.errors()[0]
                 raise ConfigError(f"{label(key)}: {_describe(err)}") from None
-        return _build(raw)
+        return _build(raw, label=label)
 
 
 _SECTIONS = {"experiment": ExperimentSection, "output": OutputSection, "cluster": ClusterSection}
@@ -273,15 +339,76 @@ def parse_config(raw: dict) -> Config:
     return _build(raw)
 
 
-def _build(raw: dict) -> Config:
+def _build(raw: dict, label=None) -> Config:
+    raw = _design_replicates(raw, label)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(f"{_loc(err['loc'])}: {_describe(err)}") from None
     _check_contrasts(cfg)
+    _check_sensitivity(cfg)
     _check_cells(cfg)
     return cfg
+
+
+def _design_replicates(raw: dict, label=None) -> dict:
+    """With ``[sensitivity]``, the design sets the runs per cell: fill in ``replicates``, or
+    check that a given one agrees."""
+    table = raw.get("sensitivity")
+    if not isinstance(table, dict):
+        return raw
+    try:
+        sens = SensitivitySection.model_validate(table)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{_loc(('sensitivity',) + tuple(err['loc']))}: "
+                          f"{_describe(err)}") from None
+    randomize = raw.get("randomize") or {}
+    if not randomize:
+        raise ConfigError("sensitivity: a sensitivity analysis needs the uncertain parameters "
+                          "and their ranges as [randomize] entries")
+    if sens.method == "delta" and sens.repeats != 1:
+        raise ConfigError("sensitivity.repeats: delta analyses single runs (any sample); "
+                          "repeats is for the sobol and morris designs")
+    if sens.method == "sobol" and sens.samples & (sens.samples - 1):
+        lower = 1 << (sens.samples.bit_length() - 1)
+        nearest = lower if sens.samples - lower < 2 * lower - sens.samples else 2 * lower
+        raise ConfigError(f"sensitivity.samples: Sobol's design needs a power of two, got "
+                          f"{sens.samples}; use {nearest}")
+    runs = sens.design_runs(len(randomize))
+    experiment = raw.get("experiment")
+    if isinstance(experiment, dict):
+        given = experiment.get("replicates")
+        if given is None:
+            raw = dict(raw, experiment=dict(experiment, replicates=runs))
+        elif given != runs:
+            where = label("replicates") if label else "experiment.replicates"
+            raise ConfigError(f"{where}: the {sens.method} design runs {runs:,} replicates per "
+                              f"cell ({_design_text(sens, len(randomize))}), not {given!r}; "
+                              "leave replicates out, or change sensitivity.samples")
+    return raw
+
+
+def _design_text(sens: SensitivitySection, d: int) -> str:
+    times = f" x repeats {sens.repeats}" if sens.repeats > 1 else ""
+    if sens.method == "sobol":
+        return f"samples x (parameters + 2){times} = {sens.samples} x {d + 2}{times}"
+    if sens.method == "morris":
+        return f"trajectories x (parameters + 1){times} = {sens.samples} x {d + 1}{times}"
+    return "one run per sample"
+
+
+def _check_sensitivity(cfg: Config) -> None:
+    sens = cfg.sensitivity
+    if sens is None or sens.method == "delta":
+        return  # delta takes any sample, choices and normals included
+    for name, d in cfg.randomize.items():
+        if d.kind not in ("uniform", "loguniform"):
+            raise ConfigError(
+                f"randomize.{name}: the {sens.method} design needs a uniform or loguniform "
+                f"range, not {d.kind}" + (" (sweep a choice instead, or use method = "
+                                           "\"delta\")" if d.kind == "choice" else ""))
 
 
 def _loc(loc) -> str:

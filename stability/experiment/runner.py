@@ -79,9 +79,12 @@ def run(cfg: Config | str | os.PathLike, *, out: str | os.PathLike | None = None
                 f"{time.monotonic() - started:.1f} s on {executor.describe()}: "
                 f"{totals.kernel_s:.2f} s of CPU time in the kernel")
             ds = build_dataset(plan, totals)
+            runs = _records(cfg, plan, ck) if plan.records else None
+            if cfg.sensitivity is not None:
+                ds = ds.merge(_indices(cfg, plan, runs, log))
             ds.attrs.update(store.provenance(cfg))
             try:
-                store.write_results(ds, path, overwrite=overwrite or resume)
+                store.write_results(ds, path, overwrite=overwrite or resume, runs=runs)
             except OSError as exc:
                 raise _os_error(exc, f"cannot write results to {path}: {exc.strerror or exc}; "
                                 f"every task is kept in {ck.root}: continue with `stability "
@@ -95,6 +98,31 @@ def run(cfg: Config | str | os.PathLike, *, out: str | os.PathLike | None = None
             raise
         finally:
             ck.close()
+    return ds
+
+
+def _records(cfg: Config, plan: Plan, ck: store.Checkpoint) -> xr.Dataset:
+    """The runs' records, lazily, from the checkpoint's record files (streamed into the
+    store by write_results)."""
+    import numpy as np
+
+    from .runs import runs_dataset
+
+    with np.load(ck.records_path(0), allow_pickle=False) as f:
+        sample = {name: f[name][:1] for name in f.files}
+    return runs_dataset(plan, ck.records_path, sample)
+
+
+def _indices(cfg: Config, plan: Plan, runs: xr.Dataset, log: Log) -> xr.Dataset:
+    from .indices import cell_indices
+
+    sens = cfg.sensitivity
+    started = time.monotonic()
+    ds = cell_indices(plan, runs, sens.method, sens.outputs, sorted(cfg.randomize),
+                      seed=cfg.experiment.seed, resamples=sens.resamples, levels=sens.levels)
+    log(f"{sens.method} indices of {len(cfg.randomize)} parameter(s) for "
+        f"{len(sens.outputs)} output(s) in {plan.n_cells} cell(s) computed in "
+        f"{time.monotonic() - started:.1f} s")
     return ds
 
 

@@ -115,8 +115,16 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> None:
         raise ConfigError(f"output {path}: {parent} is not writable")
 
 
-def write_results(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``ds`` to ``path`` (.zarr or .nc) atomically; returns the path."""
+RUNS_GROUP = "runs"  # the store's group of per-run records
+
+
+def write_results(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = False,
+                  runs: xr.Dataset | None = None) -> Path:
+    """Write ``ds`` to ``path`` (.zarr or .nc) atomically; returns the path.
+
+    ``runs`` (per-run records, dim ``run``, usually dask-backed) goes into the store's group
+    ``runs``, streamed chunk by chunk by Dask's local threads (never a cluster's workers,
+    which may not see the files it reads), so memory does not grow with the runs."""
     path = Path(path)
     check_output(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,12 +132,18 @@ def write_results(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = Fal
     try:
         if output_format(path) == "netcdf":
             ds.to_netcdf(tmp, engine=_netcdf_engine())
+            if runs is not None:
+                runs.to_netcdf(tmp, mode="a", group=RUNS_GROUP, engine=_netcdf_engine(),
+                               compute=False).compute(scheduler="threads")
         else:
             with warnings.catch_warnings():
                 # zarr-python 3 warns that v2 string dtypes are not in the v3 spec: v2 is
                 # written on purpose (readable by every Zarr client).
                 warnings.simplefilter("ignore", UserWarning)
                 ds.to_zarr(tmp, mode="w-", zarr_format=2, consolidated=True)
+                if runs is not None:
+                    runs.to_zarr(tmp, mode="a", group=RUNS_GROUP, zarr_format=2,
+                                 consolidated=True, compute=False).compute(scheduler="threads")
         _replace(tmp, path, overwrite)
         _remove(tmp)  # a file is hard-linked into place (see _replace), not renamed
     except BaseException:
@@ -374,7 +388,15 @@ class Checkpoint:
 
     # ---- task files ---------------------------------------------------------------------------
     def save(self, task, stats) -> None:
-        """Persist one finished task (the runner's ``on_result``)."""
+        """Persist one finished task (the runner's ``on_result``).
+
+        Its per-run records, if any, are written first, to ``records/task-<id>.npz``: a task
+        whose statistics are there (and so count as done) always has its records too. They
+        are never compacted (records are kept, not summed)."""
+        if stats.records is not None:
+            records = self.root / "records"
+            records.mkdir(exist_ok=True)
+            self._write(records / f"task-{task.task_id:07d}.npz", stats.records)
         arrays = {"meta": np.array([task.task_id, task.group, task.start, task.stop],
                                    dtype=np.int64)}
         arrays.update({f"c.{k}": v for k, v in stats.counts.items()})
@@ -394,6 +416,10 @@ class Checkpoint:
                        "--resume`")
             raise (OSError(exc.errno, message) if exc.errno is not None
                    else OSError(message)) from exc
+
+    def records_path(self, task_id: int) -> Path:
+        """The file holding a finished task's per-run records."""
+        return self.root / "records" / f"task-{task_id:07d}.npz"
 
     def n_done(self) -> int:
         """Tasks finished so far, counted from the file names and bases (no plan needed)."""

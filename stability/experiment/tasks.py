@@ -18,6 +18,13 @@ Outcome of a run (MODEL.md section 7) -> statistic:
 - survivors, wars, eliminations, entries and the four alignment decisions -> sums;
 - with contrasts, the joint hegemony outcomes of every pair of values of each contrast
   dimension, replicate by replicate (common random numbers make them paired).
+
+With ``[randomize]``, ``[sensitivity]`` or ``[output] runs = true`` a task also returns its
+per-run records (:data:`RECORD_OUTCOMES`, each run's stream and parameter values): those are
+not summed but kept, task by task, and streamed into the store's ``runs`` group at the end.
+Under a Sobol or Morris design the replicates of a cell are the rows of the design
+(:func:`stability.analysis.sensitivity.design`), each with the stream the design assigns it:
+rows an estimator compares share one (common random numbers).
 """
 
 from __future__ import annotations
@@ -43,6 +50,10 @@ __all__ = ["Plan", "Task", "TaskStats", "Totals", "make_plan", "run_task", "buil
 
 SUMS = ("survivors", "wars", "eliminations", "entries", "balancing", "bandwagoning",
         "buck_passing", "chain_ganging")
+# What each per-run record holds besides the run's stream and parameters (MODEL.md section 7).
+RECORD_OUTCOMES = ("hegemony", "hegemony_time", "hegemon_rank", "survivors", "final_max_share",
+                   "final_polarity", "wars", "eliminations", "entries", "balancing",
+                   "bandwagoning", "buck_passing", "chain_ganging")
 POLARITY_CLASSES = ("unipolar", "bipolar", "multipolar")
 JOINT = ("both", "a_only", "b_only", "neither")
 
@@ -83,6 +94,37 @@ class TaskStats:
     counts: dict[str, np.ndarray]
     joint: dict[str, np.ndarray] = field(default_factory=dict)
     kernel_s: float = 0.0
+    # per-run records, when the plan keeps them: outcomes (group cells, runs), and the runs'
+    # streams and parameter values (runs,), which are the same in every cell of the group
+    records: dict[str, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Design:
+    """A sensitivity design (Sobol or Morris): what regenerates it on any worker."""
+
+    method: str
+    samples: int
+    n_params: int
+    seed: int
+    levels: int
+    repeats: int  # runs per design point: replicate q of a cell is point q // repeats
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(u, stream): the whole design on the unit hypercube and each point's stream
+        group (points an estimator compares share one: common random numbers)."""
+        from ..analysis.sensitivity import design
+
+        return design(self.method, self.samples, self.n_params, self.seed, levels=self.levels)
+
+    def point(self, reps: np.ndarray) -> np.ndarray:
+        """The design point each replicate runs."""
+        return reps // self.repeats
+
+    def streams(self, reps: np.ndarray) -> np.ndarray:
+        """Repeat k of point q runs stream group(q) * repeats + k: the k-th repeats of points
+        that share a group share a stream, and no two repeats of a point do."""
+        return self.rows()[1][reps // self.repeats] * self.repeats + reps % self.repeats
 
 
 @dataclass(frozen=True)
@@ -101,6 +143,8 @@ class Plan:
     horizon: int  # the largest horizon any replicate can have
     ranks: int  # the largest max_states any replicate can have
     groups: np.ndarray  # (n_groups, group size): cell indices, contrast dims in sweep order
+    records: bool = False  # keep one record per run
+    design: Design | None = None  # sobol/morris: the replicates are the design's rows
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -166,7 +210,16 @@ def make_plan(cfg: Config) -> Plan:
         contrasts=contrasts, rows=np.array(rows, dtype=np.float64), draws=tuple(draws),
         n_states_sets_max="n_states" in cfg.randomize and "max_states" not in given,
         horizon=int(horizon), ranks=int(ranks), groups=np.ascontiguousarray(groups),
+        records=cfg.records, design=_design(cfg, len(names)),
     )
+
+
+def _design(cfg: Config, n_params: int) -> Design | None:
+    sens = cfg.sensitivity
+    if sens is None or sens.method == "delta":
+        return None  # delta analyses the plain [randomize] draws
+    return Design(sens.method, sens.samples, n_params, cfg.experiment.seed, sens.levels,
+                  sens.repeats)
 
 
 def _encode(name: str, value, choices: tuple) -> float:
@@ -180,20 +233,38 @@ def _encode(name: str, value, choices: tuple) -> float:
     return float(value)
 
 
-def parameter_rows(plan: Plan, cell: int, reps: np.ndarray) -> np.ndarray:
-    """The kernel's ``pmat`` for replicates ``reps`` of a cell: one row, or one per replicate.
+def streams(plan: Plan, reps: np.ndarray) -> np.ndarray:
+    """The random stream (the kernel's replicate index) of each of a cell's replicates
+    ``reps``: the replicate itself, or under a design the stream the design gives its row."""
+    if plan.design is None:
+        return reps
+    return plan.design.streams(reps)
 
-    Each randomized parameter reads its own [randomize] sub-stream of each replicate's stream
-    (``randomize_uniforms``), so a replicate's draws are the same in every cell and task.
-    """
+
+def draws(plan: Plan, reps: np.ndarray) -> dict[str, np.ndarray]:
+    """Each randomized parameter's packed value for replicates ``reps`` (the same in every
+    cell). Plain [randomize] draws read the replicate's own sub-stream (``randomize_uniforms``),
+    a design's its rows of the unit hypercube (the parameter's column: its position among the
+    sorted randomized names)."""
     if not plan.draws:
-        return plan.rows[cell, :1]
+        return {}
+    if plan.design is not None:
+        u = plan.design.rows()[0][plan.design.point(reps)]
+        return {d.name: _transform(d, u[:, d.column:d.column + 1]) for d in plan.draws}
     from ..model.rng import randomize_uniforms
 
-    values = {}
-    for d in plan.draws:
-        u = randomize_uniforms(plan.seed, reps, d.column, 2 if d.kind == "normal" else 1)
-        values[d.name] = _transform(d, u)
+    return {d.name: _transform(d, randomize_uniforms(plan.seed, reps, d.column,
+                                                     2 if d.kind == "normal" else 1))
+            for d in plan.draws}
+
+
+def parameter_rows(plan: Plan, cell: int, reps: np.ndarray,
+                   values: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The kernel's ``pmat`` for replicates ``reps`` of a cell: one row, or one per replicate
+    (``values``: the randomized parameters' draws, :func:`draws`, if already made)."""
+    if not plan.draws:
+        return plan.rows[cell, :1]
+    values = dict(draws(plan, reps) if values is None else values)
     variant = values.pop("doctrine", None)
     if variant is None:
         pmat = np.repeat(plan.rows[cell, :1], reps.size, axis=0)
@@ -204,6 +275,15 @@ def parameter_rows(plan: Plan, cell: int, reps: np.ndarray) -> np.ndarray:
         if name == "n_states" and plan.n_states_sets_max:
             pmat[:, P.P_MAX_STATES] = v
     return pmat
+
+
+def record_value(d: RandomDraw, packed: np.ndarray) -> np.ndarray:
+    """A randomized parameter's packed draws as the values a record stores: integers as
+    int64, choices as the chosen values themselves (text as fixed-width strings)."""
+    if d.kind == "choice":
+        index = {e: k for k, e in enumerate(d.encoded)}
+        return np.asarray(d.args)[np.array([index[v] for v in packed.tolist()], dtype=np.int64)]
+    return packed.astype(np.int64) if d.integer else packed
 
 
 def _transform(d: RandomDraw, u: np.ndarray) -> np.ndarray:
@@ -238,25 +318,37 @@ def _libm(f, x: np.ndarray) -> np.ndarray:
 
 # ---- one task -------------------------------------------------------------------------------
 def run_task(plan: Plan, task: Task) -> TaskStats:
-    """Run ``task`` with the compiled kernel and reduce it to sufficient statistics."""
+    """Run ``task`` with the compiled kernel and reduce it to sufficient statistics (and, if
+    the plan keeps them, per-run records)."""
     from ..model.simulate import run_batch
 
     reps = np.arange(task.start, task.stop, dtype=np.int64)
+    stream = streams(plan, reps)
+    values = draws(plan, reps)
     cells = plan.groups[task.group]
     per_cell = []
+    outcomes = []
     won = np.empty((cells.size, reps.size), dtype=bool)
     kernel_s = 0.0
     for k, cell in enumerate(cells):
-        pmat = parameter_rows(plan, int(cell), reps)
+        pmat = parameter_rows(plan, int(cell), reps, values)
         # this thread's CPU time, not the wall clock: time the worker was preempted (by
         # Dask's own threads, or other processes) is not the kernel's
         t0 = time.thread_time()
-        out = run_batch(pmat, plan.seed, reps)
+        out = run_batch(pmat, plan.seed, stream)
         kernel_s += time.thread_time() - t0
         per_cell.append(reduce_runs(out, plan.horizon, plan.ranks))
         won[k] = out["hegemony"]
+        if plan.records:
+            outcomes.append(out)
     counts = {name: np.stack([c[name] for c in per_cell]) for name in per_cell[0]}
-    return TaskStats(task.task_id, counts, _joint(plan, won), kernel_s)
+    records = None
+    if plan.records:
+        records = {name: np.stack([o[name] for o in outcomes]) for name in RECORD_OUTCOMES}
+        records["replicate"] = stream
+        for d in plan.draws:
+            records[d.name] = record_value(d, values[d.name])
+    return TaskStats(task.task_id, counts, _joint(plan, won), kernel_s, records)
 
 
 def reduce_runs(out: dict, horizon: int, ranks: int) -> dict[str, np.ndarray]:

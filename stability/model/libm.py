@@ -5,7 +5,7 @@ Numba compiles ``math.exp`` to a call of the C library's ``exp``. In glibc that 
 wrapper: it calls the computing function (chosen for the CPU when the library loads, the
 FMA version here), then tests the result for overflow and underflow to set ``errno``, which
 Numba never reads. The wrapper took about a quarter of the time spent in ``exp``; with
-``log``'s, about 4% of a step (benchmarks/optimisations.md, eighth session), and a third of
+``log``'s, about 4% of a step (benchmarks/optimisations.md, row 17), and a third of
 the time to draw a multipolar start, which then took two logarithms per try (row 21 of the
 log took them out of the start's screen).
 

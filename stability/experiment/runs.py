@@ -1,0 +1,128 @@
+"""Per-run records: one record per run, kept task by task and streamed into the store.
+
+A run's record (``[randomize]``, ``[sensitivity]`` or ``[output] runs = true``) holds its cell
+(index and sweep values), its replicate (the random stream it ran with: the replicate index
+itself, or the stream a sensitivity design gives its row), the value of every randomized
+parameter and its outcomes (:data:`~.tasks.RECORD_OUTCOMES`). Records are not summed like the
+statistics: each task's go to a file of their own in the run's checkpoint
+(``<output>.partial/records/``), and at the end :func:`runs_dataset` reads them back lazily, in
+run order (cell-major, then replicate), into the store's group ``runs``, fixed-size chunk by
+chunk: memory does not grow with the number of runs, and the stored records are the same
+bytes whatever the chunk size, the scheduler, the worker count or a resume, because every
+value is a pure function of (config, seed, cell, replicate).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .. import params as P
+from .tasks import RECORD_OUTCOMES, Plan
+
+__all__ = ["RUN_CHUNK", "runs_dataset", "open_runs"]
+
+RUN_CHUNK = 1 << 18  # records per stored chunk (2 MiB of float64): fixed, whatever the tasks
+
+# (long name, units) of every record variable; parameters take their docs from params.SPECS
+_ATTRS = {
+    "cell": ("cell of the sweep (row-major index)", "1"),
+    "replicate": ("random stream the run used (its replicate index)", "1"),
+    "hegemony": ("run ended in hegemony", "1"),
+    "hegemony_time": ("step at which hegemony was reached (-1: none)", "steps"),
+    "hegemon_rank": ("initial capability rank of the hegemon (-1: entrant or none)", "1"),
+    "survivors": ("living states at the end of the run", "states"),
+    "final_max_share": ("largest capability share at the end of the run", "1"),
+    "final_polarity": ("polarity class at the end (1 uni, 2 bi, 3 multipolar)", "1"),
+    "wars": ("wars fought", "wars"),
+    "eliminations": ("states eliminated", "states"),
+    "entries": ("states that entered", "states"),
+    "balancing": ("balancing decisions", "decisions"),
+    "bandwagoning": ("bandwagoning decisions", "decisions"),
+    "buck_passing": ("buck-passing decisions", "decisions"),
+    "chain_ganging": ("chain-ganged pacts formed", "decisions"),
+}
+
+
+def _read(path: str, name: str, k: int | None) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as f:
+        a = f[name]
+    return a[k] if k is not None else a
+
+
+def runs_dataset(plan: Plan, records_path, sample: dict[str, np.ndarray]) -> xr.Dataset:
+    """Every run's record, lazily (dask), in run order: run = cell * replicates + replicate.
+
+    ``records_path(task_id)`` is the file of a finished task's records; ``sample`` one task's
+    records (for the dtypes). Each variable is a dask array of one block per (cell, task),
+    rechunked to :data:`RUN_CHUNK` records per chunk.
+    """
+    import dask
+    import dask.array as da
+
+    tasks = {(t.group, t.start): t for t in plan.tasks()}
+    where = {int(c): (g, k) for g, cells in enumerate(plan.groups) for k, c in enumerate(cells)}
+    # each sweep key's value, run by run (text as fixed-width strings), and the cell index:
+    # constant within a cell, so made block by block rather than held whole in memory
+    labels = [np.asarray([_label(v) for v in values]) for values in plan.coords]
+    constant = {"cell": np.int64} | {dim: labels[i].dtype for i, dim in enumerate(plan.dims)}
+    blocks: dict[str, list] = {name: [] for name in list(sample) + list(constant)}
+    for c, at in enumerate(np.ndindex(*plan.shape)):
+        g, k = where[c]
+        for start in range(0, plan.replicates, plan.chunk):
+            task = tasks[(g, start)]
+            n = task.stop - task.start
+            path = os.fspath(records_path(task.task_id))
+            for name, a in sample.items():
+                per_cell = name in RECORD_OUTCOMES
+                load = dask.delayed(_read, pure=True)(path, name, k if per_cell else None)
+                blocks[name].append(da.from_delayed(load, shape=(n,), dtype=a.dtype))
+            blocks["cell"].append(da.full((n,), c, dtype=np.int64))
+            for i, dim in enumerate(plan.dims):
+                blocks[dim].append(da.full((n,), labels[i][at[i]], dtype=constant[dim]))
+    total = plan.n_cells * plan.replicates
+    chunks = min(RUN_CHUNK, total)
+    data = {name: ("run", da.concatenate(parts).rechunk(chunks))
+            for name, parts in blocks.items()}
+    ds = xr.Dataset(data, coords={"run": ("run", da.arange(total, chunks=chunks,
+                                                             dtype=np.int64))})
+    for name in ds.variables:
+        long_name, units = _ATTRS.get(name) or (P.SPECS[name].doc if name in P.SPECS else name,
+                                                "1")
+        ds[name].attrs.update(long_name=long_name, units=units)
+    ds.attrs["replicates_per_cell"] = plan.replicates
+    return ds
+
+
+def _label(value):
+    if isinstance(value, tuple):  # swept shares: the label the results' coordinate uses
+        return "/".join(f"{x:g}" for x in value)
+    return value
+
+
+def open_runs(path: str | os.PathLike) -> xr.Dataset:
+    """The per-run records of a results store, lazily (dask-backed, chunked by
+    :data:`RUN_CHUNK`), as an ``xarray.Dataset`` with dimension ``run``: one variable per
+    column (``cell``, the sweep keys, ``replicate``, every randomized parameter, the
+    outcomes). The store's attributes (config, seed, provenance) come with it.
+
+    Records are kept whenever the config has ``[randomize]`` or ``[sensitivity]``, or
+    ``[output] runs = true``; ValueError names the path otherwise."""
+    from .store import RUNS_GROUP, _netcdf_engine, open_results, output_format
+
+    path = Path(path)
+    results = open_results(path)
+    try:
+        if output_format(path) == "netcdf" and path.is_file():
+            ds = xr.open_dataset(path, group=RUNS_GROUP, engine=_netcdf_engine(),
+                                 chunks={"run": RUN_CHUNK})
+        else:
+            ds = xr.open_zarr(path, group=RUNS_GROUP, consolidated=None)
+    except (OSError, KeyError, ValueError, FileNotFoundError) as exc:
+        raise ValueError(f"{path} holds no per-run records (they are kept with [randomize], "
+                         f"[sensitivity] or [output] runs = true): {exc}") from None
+    ds.attrs = {**results.attrs, **ds.attrs}
+    return ds
