@@ -187,3 +187,65 @@ def test_out_of_sample_bands_and_comparison(tmp_path):
     # cow:1920 already holds a hegemon (USA 0.525): refused, one line
     with pytest.raises(ConfigError, match="period: .*already reaches hegemony"):
         C.out_of_sample(ds, (1920, 1960))
+
+
+def _posterior_config(tmp_path, store, extra_randomize=None, model=None, chunk=40):
+    from stability.experiment.config import parse_config
+
+    return parse_config({
+        "experiment": {"name": "post", "replicates": 80, "seed": 3, "chunk": chunk},
+        "model": {"horizon": 30, "n_states": 5, **(model or {})},
+        "sweep": {"doctrine": ["defensive", "offensive"]},
+        "randomize": {"posterior": str(store), **(extra_randomize or {})},
+        "output": {"path": str(tmp_path / f"post-{chunk}.zarr")},
+        "cluster": {"scheduler": "sync"},
+    })
+
+
+def test_randomize_posterior_joint_reproducible_draws(tmp_path):
+    from stability.experiment import tasks
+
+    post = _run(tmp_path, "p")
+    cfg = _posterior_config(tmp_path, tmp_path / "p.zarr")
+    names = post.attrs["parameters"].split(",")
+    assert sorted(cfg.randomize) == sorted(names)
+    plan = tasks.make_plan(cfg)
+    reps = np.arange(80)
+    values = tasks.draws(plan, reps)
+    last = post.isel(generation=-1)
+    rows = {tuple(float(last[k].values[j]) for k in names) for j in range(last.sizes["sample"])
+            if last.weight.values[j] > 0}
+    drawn = [tuple(float(values[k][i]) for k in names) for i in range(80)]
+    assert all(d in rows for d in drawn)  # joint: every replicate gets one whole particle
+    assert len(set(drawn)) > 1
+    # replicate i's draw does not depend on the batch it is drawn in
+    part = tasks.draws(plan, np.arange(40, 80))
+    assert all(np.array_equal(values[k][40:], part[k]) for k in names)
+    a = stability.run(cfg)
+    b = stability.run(_posterior_config(tmp_path, tmp_path / "p.zarr", chunk=17))
+    assert np.array_equal(a.n_hegemony.values, b.n_hegemony.values)
+
+
+@pytest.mark.parametrize("how,match", [
+    ("model", "the posterior's parameter 'growth_sd' is also fixed in \\[model\\]"),
+    ("randomize", "the posterior's parameter 'war_cost' is also randomized"),
+    ("missing", "randomize.posterior: no posterior at"),
+    ("version", "randomize.posterior: .* model version 0"),
+])
+def test_randomize_posterior_errors(tmp_path, how, match):
+    import zarr
+
+    _run(tmp_path, "q")
+    store = tmp_path / "q.zarr"
+    kw = {}
+    if how == "model":
+        kw["model"] = {"growth_sd": 0.05}
+    elif how == "randomize":
+        kw["extra_randomize"] = {"war_cost": {"uniform": [0.01, 0.1]}}
+    elif how == "missing":
+        store = tmp_path / "none.zarr"
+    else:
+        zarr.open_group(str(store), mode="r+").attrs["model_version"] = "0"
+    with pytest.raises(ConfigError, match=match) as err:
+        _posterior_config(tmp_path, store, **kw)
+    assert "\n" not in str(err.value)

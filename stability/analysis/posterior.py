@@ -30,6 +30,25 @@ def open_posterior(path: str | os.PathLike) -> xr.Dataset:
     return ds
 
 
+def last_generation(path: str | os.PathLike) -> dict:
+    """{parameter: (samples, cumulative normalised weights)} of the last generation of the
+    posterior store at ``path``, as tuples of floats (what ``[randomize] posterior = PATH``
+    draws from). ValueError for a store of another model version."""
+    import stability
+
+    ds = open_posterior(path)
+    if str(ds.attrs.get("model_version")) != stability.MODEL_VERSION:
+        raise ValueError(f"{path} was fitted with model version "
+                         f"{ds.attrs.get('model_version')}, this is {stability.MODEL_VERSION}")
+    last = ds.isel(generation=-1).load()
+    w = np.nan_to_num(last.weight.values)
+    keep = w > 0
+    cdf = np.cumsum(w[keep]) / w[keep].sum()
+    cdf[-1] = 1.0
+    return {k: (tuple(float(v) for v in last[k].values[keep]), tuple(float(c) for c in cdf))
+            for k in parameters(ds)}
+
+
 def is_posterior(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a posterior store (cheap: reads the attributes only)."""
     try:
