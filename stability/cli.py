@@ -307,7 +307,9 @@ def _validate(args) -> int:
     ]
     if cfg.randomize:
         lines.append("randomize   " + "; ".join(
-            f"{n} ~ {d.kind}{list(d.args)}" + (f" clipped to {list(d.clip)}" if d.clip else "")
+            (f"{n} ~ posterior {d.source} ({len(d.args)} samples, joint)"
+             if d.kind == "posterior" else
+             f"{n} ~ {d.kind}{list(d.args)}" + (f" clipped to {list(d.clip)}" if d.clip else ""))
             for n, d in cfg.randomize.items()))
     sens = cfg.sensitivity
     if sens is not None:
