@@ -367,8 +367,7 @@ def calibrate(cfg: Config, cal: Calibration, out: Path | None = None, resume: bo
     out = Path(out) if out is not None else output_path(cfg)
     check_target(out, overwrite=overwrite, resume=resume)
     db = history_path(out)
-    if not out.parent.is_dir():
-        raise ConfigError(f"--out: directory {out.parent} does not exist")
+    out.parent.mkdir(parents=True, exist_ok=True)  # as stability run does
     if overwrite:
         for p in (out, db):
             if p.is_dir():
