@@ -26,6 +26,7 @@ def runs():
         "wars": ("run", rng.poisson(3.0, N)),
         "cell": ("run", np.zeros(N, dtype=np.int64)),
         "replicate": ("run", np.arange(N, dtype=np.int64)),
+        "final_polarity": ("run", rng.integers(1, 4, N)),
     })
 
 

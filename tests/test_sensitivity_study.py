@@ -183,3 +183,14 @@ def test_plot_draws_the_ranked_indices_or_the_results(small_config, tmp_path, ca
                  "--out", str(tmp_path / "no.png")]) == 2
     assert "--what sensitivity" in error_line()
     assert not (tmp_path / "no.png").exists()
+
+
+def test_a_design_gives_the_same_store_whatever_the_chunks_and_scheduler(small_config, tmp_path,
+                                                                       same_results):
+    cfg = small_config(**BASE, sensitivity={"method": "morris", "samples": 8, "repeats": 3})
+    a = stability.run(cfg, out=tmp_path / "a.zarr")
+    b = stability.run(cfg, chunk=7, scheduler="threads", workers=2, out=tmp_path / "b.zarr")
+    same_results(a, b)
+    ra, rb = stability.open_runs(tmp_path / "a.zarr"), stability.open_runs(tmp_path / "b.zarr")
+    for name in ra.variables:
+        assert ra[name].values.tobytes() == rb[name].values.tobytes(), name

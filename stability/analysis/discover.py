@@ -146,8 +146,10 @@ def discover(runs, outcome: str = "hegemony", threshold: float | None = None,
         raise ValueError(f"discover: no outcome {outcome!r} in the runs")
     if parameters is None:
         # text variables are the sweep's keys (doctrine, polarity): a cell, not a prior
+        # and only per-run variables (not, say, war sizes on their own dimension)
         parameters = [str(v) for v in runs.data_vars
-                      if v not in _NOT_PARAMETERS and runs[v].dtype.kind in "biuf"]
+                      if v not in _NOT_PARAMETERS and runs[v].dtype.kind in "biuf"
+                      and runs[v].dims == ("run",)]
     else:
         parameters = [str(p) for p in parameters]
         missing = [p for p in parameters if p not in runs.data_vars]

@@ -267,10 +267,10 @@ class Config(_Section):
         if full:
             tables.append(("output", {"path": str(self.output_path)}
                            | ({"runs": True} if self.output.runs else {})))
-        elif self.output.runs:  # the records are part of the results
-            tables.append(("output", {"runs": True}))
             tables.append(("cluster", self.cluster.model_dump(exclude_defaults=True)
                            | {"scheduler": self.cluster.scheduler}))
+        elif self.output.runs:  # the records are part of the results
+            tables.append(("output", {"runs": True}))
         return _dump_toml([(name, t) for name, t in tables if t or name == "experiment"])
 
     @property
