@@ -127,8 +127,9 @@ def plot_posterior(ds: xr.Dataset, observed: xr.Dataset | None = None) -> Figure
             if i == j:
                 ax.hist(last[xj].values, bins=20, weights=w, color="C0")
             elif i > j:
-                ax.scatter(last[xj].values, last[yi].values, s=4, alpha=0.5,
-                           c=w, cmap="viridis")
+                # at most 400 particles: more hide nothing and make the figure heavy
+                ax.scatter(last[xj].values[:400], last[yi].values[:400], s=4, alpha=0.5,
+                           c=w[:400], cmap="viridis", rasterized=True)
             else:
                 ax.set_axis_off()
             if i == k - 1:
