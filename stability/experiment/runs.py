@@ -87,8 +87,9 @@ def runs_dataset(plan: Plan, records_path, sample: dict[str, np.ndarray]) -> xr.
     chunks = min(RUN_CHUNK, total)
     data = {name: ("run", da.concatenate(parts).rechunk(chunks))
             for name, parts in blocks.items()}
-    ds = xr.Dataset(data, coords={"run": ("run", da.arange(total, chunks=chunks,
-                                                             dtype=np.int64))})
+    # no "run" coordinate: an index is held in memory whole (80 MB at 10^7 runs); a run's
+    # position along the dimension is its number
+    ds = xr.Dataset(data)
     for name in ds.variables:
         long_name, units = _ATTRS.get(name) or (P.SPECS[name].doc if name in P.SPECS else name,
                                                 "1")

@@ -134,7 +134,7 @@ def write_results(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = Fal
             ds.to_netcdf(tmp, engine=_netcdf_engine())
             if runs is not None:
                 runs.to_netcdf(tmp, mode="a", group=RUNS_GROUP, engine=_netcdf_engine(),
-                               compute=False).compute(scheduler="threads")
+                               compute=False).compute(scheduler="synchronous")
         else:
             with warnings.catch_warnings():
                 # zarr-python 3 warns that v2 string dtypes are not in the v3 spec: v2 is
@@ -143,7 +143,7 @@ def write_results(ds: xr.Dataset, path: str | os.PathLike, overwrite: bool = Fal
                 ds.to_zarr(tmp, mode="w-", zarr_format=2, consolidated=True)
                 if runs is not None:
                     runs.to_zarr(tmp, mode="a", group=RUNS_GROUP, zarr_format=2,
-                                 consolidated=True, compute=False).compute(scheduler="threads")
+                                 consolidated=True, compute=False).compute(scheduler="synchronous")
         _replace(tmp, path, overwrite)
         _remove(tmp)  # a file is hard-linked into place (see _replace), not renamed
     except BaseException:
