@@ -177,12 +177,12 @@ def phases_child(args, out: Path) -> None:
     sizes, runs = np.zeros(0), np.zeros(0, dtype=np.int64)
     ints = np.zeros((args.systems, len(S.INT_RECORDS)), dtype=np.int64)
     S.run_system(p, np.uint64(stream_key(1, 0)), system, dist, sizes, runs, 0, np.int64(0),
-                 scratch, perm, ints[0])  # compiles
+                 scratch, perm, ints[0], None, None)  # compiles (None: no shares recorded)
     system["probe"] = 0
     t0, c0 = time.perf_counter(), S.tsc_now()
     for rep in range(args.systems):
         S.run_system(p, np.uint64(stream_key(1, rep)), system, dist, sizes, runs, rep,
-                     np.int64(0), scratch, perm, ints[rep])
+                     np.int64(0), scratch, perm, ints[rep], None, None)
     wall, ticks = time.perf_counter() - t0, S.tsc_now() - c0
     recs = {"hegemony_time": ints[:, S.K_TIME]}
     np.save(out / "records.npy", ints)

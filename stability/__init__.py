@@ -20,6 +20,7 @@ __all__ = [
     "load_scenario",
     "contrast",
     "resolve_params",
+    "open_posterior",
     "discover",
     "__version__",
     "MODEL_VERSION",
@@ -36,6 +37,7 @@ _LAZY = {
     "sensitivity": ("stability.experiment.indices", "sensitivity"),
     "load_scenario": ("stability.analysis.scenarios", "load_scenario"),
     "contrast": ("stability.analysis.contrast", "contrast"),
+    "open_posterior": ("stability.analysis.posterior", "open_posterior"),
     "discover": ("stability.analysis.discover", "discover"),
 }
 

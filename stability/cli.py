@@ -77,6 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="summarise a results store")
     i.add_argument("results", metavar="RESULTS")
 
+    c = sub.add_parser("calibrate", help="fit priors to the COW record by ABC-SMC and write "
+                       "a posterior store")
+    c.add_argument("config", metavar="CONFIG", help="calibration config (TOML)")
+    c.add_argument("--out", metavar="PATH", help="posterior store (.zarr)")
+    c.add_argument("--scheduler", metavar="NAME",
+                   help="sync | threads | local | tcp://HOST:PORT | slurm | pbs")
+    c.add_argument("--workers", type=_positive, metavar="N", help="worker processes/threads")
+    c.add_argument("--resume", action="store_true", help="continue a killed calibration")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    c.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
     pl = sub.add_parser("plot", help="plot a results store")
     pl.add_argument("results", metavar="RESULTS")
     pl.add_argument("--out", metavar="FILE.png", help="image file (default: RESULTS.png)")
@@ -93,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(2, str(exc))
     from stability.experiment.config import ConfigError
 
-    handler = {"run": _run, "validate": _validate, "info": _info, "plot": _plot}[args.command]
+    handler = {"run": _run, "validate": _validate, "info": _info, "plot": _plot,
+               "calibrate": _calibrate}[args.command]
     previous = _on_sigterm()
     try:
         return handler(args)
@@ -295,7 +307,9 @@ def _validate(args) -> int:
     ]
     if cfg.randomize:
         lines.append("randomize   " + "; ".join(
-            f"{n} ~ {d.kind}{list(d.args)}" + (f" clipped to {list(d.clip)}" if d.clip else "")
+            (f"{n} ~ posterior {d.source} ({len(d.args)} samples, joint)"
+             if d.kind == "posterior" else
+             f"{n} ~ {d.kind}{list(d.args)}" + (f" clipped to {list(d.clip)}" if d.clip else ""))
             for n, d in cfg.randomize.items()))
     sens = cfg.sensitivity
     if sens is not None:
@@ -356,7 +370,35 @@ def _open(path: str):
         raise _config_error(f"RESULTS: {exc}") from None
 
 
+def _calibrate(args) -> int:
+    from stability.experiment.calibrate import calibrate, load_calibration, log_line
+
+    cfg, cal = load_calibration(args.config)
+    cfg = cfg.with_overrides(label=lambda k: f"--{k}", scheduler=args.scheduler,
+                             workers=args.workers, out=args.out)
+    ds = calibrate(cfg, cal, resume=args.resume, overwrite=args.overwrite,
+                   log=None if args.quiet else log_line)
+    if not args.quiet:
+        from stability.analysis.posterior import describe
+
+        print(describe(ds), end="")
+        print(f"\nwritten to {cfg.output_path}  (stability info {cfg.output_path})")
+    return 0
+
+
+def _posterior(path: str):
+    from stability.analysis.posterior import is_posterior, open_posterior
+
+    return open_posterior(path) if is_posterior(path) else None
+
+
 def _info(args) -> int:
+    post = _posterior(args.results)
+    if post is not None:
+        from stability.analysis.posterior import describe
+
+        print(describe(post), end="")
+        return 0
     ds = _open(args.results)
     if importlib.util.find_spec("stability.analysis.summary") is not None:
         from stability.analysis.summary import describe
@@ -374,7 +416,8 @@ def _info(args) -> int:
 
 
 def _plot(args) -> int:
-    ds = _open(args.results)
+    post = _posterior(args.results)
+    ds = post if post is not None else _open(args.results)
     out = Path(args.out) if args.out else Path(str(args.results).rstrip("/\\")).with_suffix(
         ".png")
     import matplotlib
@@ -392,7 +435,11 @@ def _plot(args) -> int:
 
     has_indices = any(v in ds for v in RANKED_BY.values())
     what = args.what or ("sensitivity" if has_indices else "results")
-    if what == "sensitivity":
+    if post is not None:
+        from stability.analysis.posterior import plot_posterior
+
+        fig = plot_posterior(ds)
+    elif what == "sensitivity":
         if not has_indices:
             raise _config_error(f"--what sensitivity: {args.results} holds no sensitivity "
                                 "indices (a config with [sensitivity] writes them)")

@@ -594,14 +594,29 @@ class System:
         return [s.r / tot_r for s in living]
 
 
-def run_one(q: dict, seed: int, rep: int) -> dict:
-    """One replicate's records (the fields of stability.model.simulate.run_batch)."""
+def slot_shares(system: System) -> tuple[list[float], list[int]]:
+    """Each slot's capability share (NaN if empty) and occupant (the state's creation order,
+    0-based; -1 if empty): the ``record_shares`` fields of run_batch for one step."""
+    tot_r = 0.0
+    for s in system.living():
+        tot_r += s.r
+    shares = [s.r / tot_r if s is not None else math.nan for s in system.slots]
+    return shares, [s.uid - 1 if s is not None else -1 for s in system.slots]
+
+
+def run_one(q: dict, seed: int, rep: int, record_shares: bool = False) -> dict:
+    """One replicate's records (the fields of stability.model.simulate.run_batch); with
+    ``record_shares`` also ``shares`` and ``occupant``, one list per step from the start to
+    the end of the run."""
     system = System(q, seed, rep)
     if system.failed:
         raise RuntimeError(f"no starting system could be drawn for replicate {rep}")
+    history = [slot_shares(system)] if record_shares else []
     winner, t_end = None, -1
     for t in range(1, q["horizon"] + 1):
         winner = system.step(t)
+        if record_shares:
+            history.append(slot_shares(system))
         if winner is not None:
             t_end = t
             break
@@ -618,6 +633,8 @@ def run_one(q: dict, seed: int, rep: int) -> dict:
         "buck_passing": c["buck_passing"], "chain_ganging": c["chain_ganging"],
         "final_max_share": max(shares),
         "war_size": system.war_sizes,
+        **({"shares": [h[0] for h in history], "occupant": [h[1] for h in history]}
+           if record_shares else {}),
     }
 
 

@@ -181,7 +181,9 @@ def test_profile_phase_probes_leave_the_step_loop_intact(tmp_path):
     profile = _load("profile")
     labels = profile.probed_copy(tmp_path / "src")
     assert labels == ["probe (one reading)", "start (set-up and starting system)", "growth",
-                      "threat", "mobilise", "other", "align", "war", "entry", "hegemon"]
+                      "threat", "mobilise", "other", "align", "war",
+                      "other", "entry", "other",  # record_shares' branches (pruned when off)
+                      "hegemon"]
     probed = (tmp_path / "src" / "stability" / "model" / "simulate.py").read_text()
     ast.parse(probed)
     original = (Path(profile.ROOT) / "stability" / "model" / "simulate.py").read_text()

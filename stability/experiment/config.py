@@ -170,9 +170,12 @@ class SensitivitySection(_Section):
 class Distribution(_Section):
     """One ``[randomize]`` entry, in canonical form."""
 
-    kind: Literal["uniform", "loguniform", "normal", "choice"]
+    kind: Literal["uniform", "loguniform", "normal", "choice", "posterior"]
     args: tuple
     clip: tuple | None = None
+    # posterior: the store's path, and the cumulative weights of the samples in ``args``
+    source: str | None = None
+    cdf: tuple | None = None
 
     @property
     def support(self) -> tuple:
@@ -181,9 +184,13 @@ class Distribution(_Section):
             return self.args
         if self.kind == "normal":
             return self.clip
+        if self.kind == "posterior":
+            return (min(self.args), max(self.args))
         return self.args
 
     def to_toml_value(self) -> dict:
+        if self.kind == "posterior":
+            return {"posterior": self.source}
         d = {self.kind: list(self.args)}
         if self.clip is not None:
             d["clip"] = list(self.clip)
@@ -478,6 +485,17 @@ def _check_sweep(sweep: dict, model: dict) -> dict:
 
 def _check_randomize(randomize: dict, model: dict, sweep: dict) -> dict:
     out = {}
+    if "posterior" in randomize:
+        # every calibrated parameter of the store, drawn jointly (docs/calibration.md)
+        randomize = dict(randomize)
+        source = randomize.pop("posterior")
+        for name in _posterior_table("randomize.posterior", source):
+            for where, other in (("randomized", randomize), ("fixed in [model]", model),
+                                 ("swept", sweep)):
+                if name in other:
+                    raise ConfigError(f"randomize.posterior: the posterior's parameter "
+                                      f"'{name}' is also {where}")
+            randomize[name] = {"posterior": source}
     for name, table in randomize.items():
         where = f"randomize.{name}"
         if name not in P.SPECS:
@@ -497,10 +515,16 @@ def _number(x) -> bool:
 
 
 def _check_distribution(where: str, name: str, table) -> Distribution:
-    kinds = ("uniform", "loguniform", "normal", "choice")
+    kinds = ("uniform", "loguniform", "normal", "choice", "posterior")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table such as {{uniform = [a, b]}}, "
                           f"got {table!r}")
+    if "posterior" in table and len(table) == 1:
+        samples = _posterior_table(f"{where}.posterior", table["posterior"])
+        if name not in samples:
+            raise ConfigError(f"{where}.posterior: the posterior does not calibrate '{name}'")
+        values, cdf = samples[name]
+        return Distribution(kind="posterior", args=values, source=table["posterior"], cdf=cdf)
     given = [k for k in table if k in kinds]
     for key in table:
         if key not in kinds and key != "clip":
@@ -546,6 +570,18 @@ def _check_distribution(where: str, name: str, table) -> Distribution:
             raise ConfigError(f"{at}: the lower bound must be positive, got {a!r}")
         args = _check_bounds(at, name, args)
     return Distribution(kind=kind, args=args, clip=clip)
+
+
+def _posterior_table(where: str, source) -> dict:
+    """{parameter: (samples, cumulative weights)} of a posterior store's last generation."""
+    if not isinstance(source, str):
+        raise ConfigError(f"{where}: expected the path of a posterior store, got {source!r}")
+    from ..analysis.posterior import last_generation
+
+    try:
+        return last_generation(source)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _check_bounds(where: str, name: str, pair) -> tuple:

@@ -56,6 +56,8 @@ RECORD_OUTCOMES = ("hegemony", "hegemony_time", "hegemon_rank", "survivors", "fi
                    "bandwagoning", "buck_passing", "chain_ganging")
 POLARITY_CLASSES = ("unipolar", "bipolar", "multipolar")
 JOINT = ("both", "a_only", "b_only", "neither")
+# [randomize] sub-streams of posterior stores: past any column a parameter name can have
+POSTERIOR_COLUMN = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class RandomDraw:
     clip: tuple | None
     integer: bool
     encoded: tuple = ()  # choice: the packed value of each choice (doctrine: variant index)
+    cdf: tuple = ()  # posterior: cumulative weights of the samples in ``args``
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,14 @@ def make_plan(cfg: Config) -> Plan:
         encoded = ()
         if d.kind == "choice":
             encoded = tuple(_encode(name, v, d.args) for v in d.args)
+        cdf = ()
+        if d.kind == "posterior":
+            # one sub-stream per store, shared by its parameters: the same uniform picks the
+            # same sample for all of them, so they are drawn jointly
+            sources = sorted({e.source for e in cfg.randomize.values() if e.kind == "posterior"})
+            column, cdf = POSTERIOR_COLUMN + sources.index(d.source), d.cdf
         draws.append(RandomDraw(name, column, d.kind, d.args, d.clip, spec.kind == "int",
-                                encoded))
+                                encoded, cdf))
         top = max(d.support)
         if name == "horizon":
             horizon = max(horizon, top)
@@ -311,6 +320,10 @@ def record_value(d: RandomDraw, packed: np.ndarray) -> np.ndarray:
 def _transform(d: RandomDraw, u: np.ndarray) -> np.ndarray:
     """Uniforms (n, 1 or 2) -> parameter values, always inside the validated support."""
     u0 = u[:, 0]
+    if d.kind == "posterior":
+        idx = np.minimum(np.searchsorted(np.asarray(d.cdf), u0, side="right"), len(d.cdf) - 1)
+        x = np.asarray(d.args, dtype=np.float64)[idx]
+        return np.rint(x) if d.integer else x
     if d.kind == "choice":
         k = len(d.encoded)
         idx = np.minimum((u0 * k).astype(np.int64), k - 1)

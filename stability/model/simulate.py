@@ -80,10 +80,13 @@ def system_dtype(max_states: int) -> np.dtype:
 
 
 @njit(cache=True, **NO_NRT)
-def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out):
+def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out, shr, occ):
     """Simulate one system, whose stream has key ``key``, from its start to hegemony or the
     horizon, in ``system`` (a SYSTEM array of one record); fill ``out``. ``dist``: the
-    distance matrix under geography 'distances' (otherwise unread)."""
+    distance matrix under geography 'distances' (otherwise unread). With a non-empty ``shr``
+    also fill row ``row`` of ``shr``/``occ`` (see _record_shares). Without, ``shr`` and
+    ``occ`` are None, and the compiler prunes the recording branches from that
+    specialisation: the step loop is then the one compiled before the option existed."""
     sy = system[0]
     f, iv, pact, last, dec = sy.f, sy.iv, sy.pact, sy.last, sy.dec
     rng, counts = sy.rng, sy.counts
@@ -117,6 +120,10 @@ def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out)
         iv[ph.ALIVE, s] = 1
     iv[ph.SYS, ph.SYS_LIVING] = (1 << n) - 1
     ph.set_all_decays(p, ms, f, dist, dec)
+    if shr is not None:
+        for s in range(n):
+            occ[row, 0, s] = s
+        _record_shares(ms, f, iv, shr[row, 0], occ[row, 0])
     horizon = int(p[P.P_HORIZON])
     alliances = p[P.P_ALLIANCES] != 0.0
     e_buck = libm.exp(p[P.P_BUCKPASS_W])
@@ -131,7 +138,17 @@ def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out)
         if alliances:
             ph.align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck)
         nwar = ph.war(p, rng, t, ms, f, iv, pact, last, dec, counts, sizes, runs, row, nwar)
+        if shr is not None:
+            # occupants after the war phase, so that a slot freed by an elimination and
+            # refilled by this step's entrant is told apart from a state that lived on
+            for s in range(ms):
+                occ[row, t, s] = occ[row, t - 1, s] if iv[ph.ALIVE, s] != 0 else -1
         ph.entry(p, rng, t, ms, f, iv, dist, dec, counts)
+        if shr is not None:
+            for s in range(ms):
+                if iv[ph.ALIVE, s] != 0 and occ[row, t, s] < 0:
+                    occ[row, t, s] = n + counts[ph.C_ENTRIES] - 1
+            _record_shares(ms, f, iv, shr[row, t], occ[row, t])
         winner = ph.hegemon(p, ms, f, iv)
         if winner >= 0:
             t_end = t
@@ -250,8 +267,22 @@ def run_system_wide(p, key, system, dist, sizes, runs, row, nwar, scratch, perm,
     return nwar
 
 
+@njit(cache=True, **NO_NRT)
+def _record_shares(ms, f, iv, shr_t, occ_t):
+    """Capability shares of the living states at the end of a step (NaN for empty slots),
+    summed in slot order as the reference does."""
+    tot = 0.0
+    for s in range(ms):
+        if iv[ph.ALIVE, s] != 0:
+            tot += f[ph.R, s]
+    for s in range(ms):
+        shr_t[s] = f[ph.R, s] / tot if iv[ph.ALIVE, s] != 0 else np.nan
+        if iv[ph.ALIVE, s] == 0:
+            occ_t[s] = -1
+
+
 @njit(nogil=True, cache=True)
-def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs, dist):
+def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs, dist, shr, occ):
     slots = SMALL_SLOTS
     # the array, not a record taken from it, is what the loop passes on: a record holds no
     # reference to its array, which would be freed after its last use here while the step loop
@@ -266,7 +297,7 @@ def _run_batch(pmat, seed, reps, ints, top_share, sizes, runs, dist):
     for row in range(reps.size):
         p = pmat[0] if shared else pmat[row]
         nwar = run_system(p, stream_key(seed, reps[row]), system, dist, sizes, runs, row, nwar,
-                          scratch, perm, ints[row])
+                          scratch, perm, ints[row], shr, occ)
         top_share[row] = scratch[SMALL_SLOTS]
     return nwar
 
@@ -288,14 +319,19 @@ def _run_batch_wide(pmat, seed, reps, ints, top_share, sizes, runs, system, dist
     return nwar
 
 
-def run_batch(pmat, seed, reps, record_wars=False, distances=None):
+def run_batch(pmat, seed, reps, record_wars=False, distances=None,
+              record_shares=False):
     """Run replicates ``reps`` of parameter rows ``pmat`` under experiment ``seed``.
 
     ``pmat``: float64 (1, N_PACKED) shared by all replicates, or (len(reps), N_PACKED).
     ``distances``: the matrix of params.distance_matrix, needed where a row's geography is
     'distances' (one matrix for the batch: it is a cell's, not a replicate's).
     Returns a dict of per-run arrays (docs/internals.md); with ``record_wars`` also
-    ``war_size`` and ``war_run``. Raises RuntimeError if a starting system could not be drawn.
+    ``war_size`` and ``war_run``; with ``record_shares`` also ``shares`` (float64, (runs,
+    horizon + 1, max_states): each slot's capability share after step t, t = 0 the start, NaN
+    for an empty slot and after the run ended) and ``occupant`` (int64, same shape: who holds
+    the slot, the starting states 0..n-1 in slot order and entrants n, n+1, ... in order of
+    entry; -1 where empty). Raises RuntimeError if a starting system could not be drawn.
     """
     pmat = np.ascontiguousarray(np.atleast_2d(pmat), dtype=np.float64)
     reps = np.ascontiguousarray(reps, dtype=np.int64)
@@ -312,6 +348,15 @@ def run_batch(pmat, seed, reps, record_wars=False, distances=None):
     if not 2 <= max_states <= P.MAX_SLOTS:
         raise ValueError(f"max_states must be in 2..{P.MAX_SLOTS}, got {max_states}")
     dtype = system_dtype(max_states)
+    if record_shares:
+        if dtype is not SYSTEM:
+            raise ValueError(f"record_shares is for systems of up to {SMALL_SLOTS} slots, "
+                             f"got max_states {max_states}")
+        steps = int(pmat[:, P.P_HORIZON].max()) + 1
+        shr = np.full((n, steps, max_states), np.nan)
+        occ = np.full((n, steps, max_states), -1, dtype=np.int64)
+    else:
+        shr = occ = None
     if (pmat[:, P.P_GEOGRAPHY] == P.GEO_DISTANCES).any():
         if distances is None:
             raise ValueError("geography 'distances' needs the distances matrix")
@@ -325,7 +370,7 @@ def run_batch(pmat, seed, reps, record_wars=False, distances=None):
         sizes = np.zeros(cap)
         runs = np.zeros(cap, dtype=np.int64)
         if dtype is SYSTEM:
-            nwar = _run_batch(pmat, int(seed), reps, ints, top, sizes, runs, dist)
+            nwar = _run_batch(pmat, int(seed), reps, ints, top, sizes, runs, dist, shr, occ)
         else:
             nwar = _run_batch_wide(pmat, int(seed), reps, ints, top, sizes, runs,
                                    np.zeros(1, dtype=dtype), dist)
@@ -342,6 +387,9 @@ def run_batch(pmat, seed, reps, record_wars=False, distances=None):
     if record_wars:
         out["war_size"] = sizes[:nwar]
         out["war_run"] = runs[:nwar]
+    if record_shares:
+        out["shares"] = shr
+        out["occupant"] = occ
     return out
 
 
