@@ -47,46 +47,75 @@ _ATTRS = {
 }
 
 
-def _read(path: str, name: str, k: int | None) -> np.ndarray:
-    with np.load(path, allow_pickle=False) as f:
-        a = f[name]
-    return a[k] if k is not None else a
+def _gather(name: str, dtype, pieces: tuple) -> np.ndarray:
+    """One stored chunk of variable ``name``: the pieces (a task file's path and the cell's
+    position within the task's group, or None and a constant of the cell, then the first and
+    last run) of the blocks it spans, in run order."""
+    parts = []
+    for path, k, lo, hi in pieces:
+        if path is not None:
+            with np.load(path, allow_pickle=False) as f:
+                a = f[name]
+            parts.append((a[k] if k is not None else a)[lo:hi])
+        else:  # a constant of the cell (k): its index, or a sweep key's value
+            parts.append(np.full(hi - lo, k, dtype=dtype))
+    return np.concatenate(parts).astype(dtype, copy=False)
 
 
 def runs_dataset(plan: Plan, records_path, sample: dict[str, np.ndarray]) -> xr.Dataset:
     """Every run's record, lazily (dask), in run order: run = cell * replicates + replicate.
 
     ``records_path(task_id)`` is the file of a finished task's records; ``sample`` one task's
-    records (for the dtypes). Each variable is a dask array of one block per (cell, task),
-    rechunked to :data:`RUN_CHUNK` records per chunk.
+    records (for the dtypes). Each variable is a dask array of :data:`RUN_CHUNK` records a
+    chunk, each chunk one task that reads the parts of the task files it spans: every chunk
+    is read and written on its own, so memory stays at a few chunks whatever the runs.
     """
     import dask
     import dask.array as da
 
     tasks = {(t.group, t.start): t for t in plan.tasks()}
     where = {int(c): (g, k) for g, cells in enumerate(plan.groups) for k, c in enumerate(cells)}
-    # each sweep key's value, run by run (text as fixed-width strings), and the cell index:
-    # constant within a cell, so made block by block rather than held whole in memory
+    # each sweep key's value, run by run (text as fixed-width strings), and the cell index
     labels = [np.asarray([_label(v) for v in values]) for values in plan.coords]
-    constant = {"cell": np.int64} | {dim: labels[i].dtype for i, dim in enumerate(plan.dims)}
-    blocks: dict[str, list] = {name: [] for name in list(sample) + list(constant)}
+    constant = {"cell": np.dtype(np.int64)} | {dim: labels[i].dtype
+                                               for i, dim in enumerate(plan.dims)}
+    dtypes = {name: a.dtype for name, a in sample.items()} | constant
+    # the blocks in run order: (first run, last run, task file, cell position, cell, at)
+    blocks = []
     for c, at in enumerate(np.ndindex(*plan.shape)):
         g, k = where[c]
         for start in range(0, plan.replicates, plan.chunk):
             task = tasks[(g, start)]
-            n = task.stop - task.start
-            path = os.fspath(records_path(task.task_id))
-            for name, a in sample.items():
-                per_cell = name in RECORD_OUTCOMES
-                load = dask.delayed(_read, pure=True)(path, name, k if per_cell else None)
-                blocks[name].append(da.from_delayed(load, shape=(n,), dtype=a.dtype))
-            blocks["cell"].append(da.full((n,), c, dtype=np.int64))
-            for i, dim in enumerate(plan.dims):
-                blocks[dim].append(da.full((n,), labels[i][at[i]], dtype=constant[dim]))
+            first = c * plan.replicates + task.start
+            blocks.append((first, first + task.stop - task.start,
+                           os.fspath(records_path(task.task_id)), k, c, at))
     total = plan.n_cells * plan.replicates
-    chunks = min(RUN_CHUNK, total)
-    data = {name: ("run", da.concatenate(parts).rechunk(chunks))
-            for name, parts in blocks.items()}
+    size = min(RUN_CHUNK, total)
+    bounds = [(a, min(a + size, total)) for a in range(0, total, size)]
+    data = {}
+    for name, dtype in dtypes.items():
+        chunks = []
+        j = 0
+        for a, b in bounds:
+            while blocks[j][1] <= a:
+                j += 1
+            pieces = []
+            i = j
+            while i < len(blocks) and blocks[i][0] < b:
+                first, last, path, k, c, at = blocks[i]
+                lo, hi = max(a, first) - first, min(b, last) - first
+                if name == "cell":
+                    source, pos = None, c
+                elif name in constant:
+                    d = plan.dims.index(name)
+                    source, pos = None, labels[d][at[d]]
+                else:
+                    source, pos = path, (k if name in RECORD_OUTCOMES else None)
+                pieces.append((source, pos, lo, hi))
+                i += 1
+            load = dask.delayed(_gather, pure=True)(name, dtype, tuple(pieces))
+            chunks.append(da.from_delayed(load, shape=(b - a,), dtype=dtype))
+        data[name] = ("run", da.concatenate(chunks))
     # no "run" coordinate: an index is held in memory whole (80 MB at 10^7 runs); a run's
     # position along the dimension is its number
     ds = xr.Dataset(data)
