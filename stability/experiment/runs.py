@@ -27,23 +27,11 @@ __all__ = ["RUN_CHUNK", "runs_dataset", "open_runs"]
 
 RUN_CHUNK = 1 << 18  # records per stored chunk (2 MiB of float64): fixed, whatever the tasks
 
-# (long name, units) of every record variable; parameters take their docs from params.SPECS
+# (long name, units) of every record variable: the outcomes' as stability.simulate's records
+# (records.py); parameters take their docs from params.SPECS
 _ATTRS = {
     "cell": ("cell of the sweep (row-major index)", "1"),
     "replicate": ("random stream the run used (its replicate index)", "1"),
-    "hegemony": ("run ended in hegemony", "1"),
-    "hegemony_time": ("step at which hegemony was reached (-1: none)", "steps"),
-    "hegemon_rank": ("initial capability rank of the hegemon (-1: entrant or none)", "1"),
-    "survivors": ("living states at the end of the run", "states"),
-    "final_max_share": ("largest capability share at the end of the run", "1"),
-    "final_polarity": ("polarity class at the end (1 uni, 2 bi, 3 multipolar)", "1"),
-    "wars": ("wars fought", "wars"),
-    "eliminations": ("states eliminated", "states"),
-    "entries": ("states that entered", "states"),
-    "balancing": ("balancing decisions", "decisions"),
-    "bandwagoning": ("bandwagoning decisions", "decisions"),
-    "buck_passing": ("buck-passing decisions", "decisions"),
-    "chain_ganging": ("chain-ganged pacts formed", "decisions"),
 }
 
 
@@ -119,9 +107,11 @@ def runs_dataset(plan: Plan, records_path, sample: dict[str, np.ndarray]) -> xr.
     # no "run" coordinate: an index is held in memory whole (80 MB at 10^7 runs); a run's
     # position along the dimension is its number
     ds = xr.Dataset(data)
+    from ..records import _ATTRS as OUTCOME_ATTRS
+
     for name in ds.variables:
-        long_name, units = _ATTRS.get(name) or (P.SPECS[name].doc if name in P.SPECS else name,
-                                                "1")
+        long_name, units = (_ATTRS.get(name) or OUTCOME_ATTRS.get(name)
+                            or (P.SPECS[name].doc if name in P.SPECS else name, "1"))
         ds[name].attrs.update(long_name=long_name, units=units)
     ds.attrs["replicates_per_cell"] = plan.replicates
     return ds
