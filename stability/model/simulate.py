@@ -79,6 +79,38 @@ def system_dtype(max_states: int) -> np.dtype:
     return wide_system(words)
 
 
+@njit(cache=True, inline="always", **NO_NRT)
+def finish(p, ms, f, iv, counts, winner, t_end, scratch, top_at, out):
+    """A run's records from its final state (MODEL.md section 7) into ``out``, and its
+    largest capability share into ``scratch[top_at]``: the same for both kinds of record."""
+    tot_r = 0.0
+    survivors = 0
+    for s in range(ms):
+        if iv[ph.ALIVE, s] != 0:
+            tot_r += f[ph.R, s]
+            survivors += 1
+    top = 0.0
+    for s in range(ms):
+        if iv[ph.ALIVE, s] != 0:
+            scratch[s] = f[ph.R, s] / tot_r
+            top = max(top, scratch[s])
+        else:
+            scratch[s] = 0.0
+    out[K_HEGEMONY] = 1 if winner >= 0 else 0
+    out[K_TIME] = t_end if winner >= 0 else -1
+    out[K_RANK] = iv[ph.RANK, winner] if winner >= 0 else -1
+    out[K_SURVIVORS] = survivors
+    out[K_POLARITY] = classify(scratch, iv[ph.ALIVE], ms, p[P.P_POLE_RATIO], p[P.P_POLE_MIN])
+    out[K_WARS] = counts[ph.C_WARS]
+    out[K_ELIMINATIONS] = counts[ph.C_ELIMINATIONS]
+    out[K_ENTRIES] = counts[ph.C_ENTRIES]
+    out[K_BALANCING] = counts[ph.C_BALANCING]
+    out[K_BANDWAGONING] = counts[ph.C_BANDWAGONING]
+    out[K_BUCK_PASSING] = counts[ph.C_BUCK_PASSING]
+    out[K_CHAIN] = counts[ph.C_CHAIN]
+    scratch[top_at] = top
+
+
 @njit(cache=True, **NO_NRT)
 def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out, shr, occ):
     """Simulate one system, whose stream has key ``key``, from its start to hegemony or the
@@ -153,32 +185,7 @@ def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out,
         if winner >= 0:
             t_end = t
             break
-    tot_r = 0.0
-    survivors = 0
-    for s in range(ms):
-        if iv[ph.ALIVE, s] != 0:
-            tot_r += f[ph.R, s]
-            survivors += 1
-    top = 0.0
-    for s in range(ms):
-        if iv[ph.ALIVE, s] != 0:
-            scratch[s] = f[ph.R, s] / tot_r
-            top = max(top, scratch[s])
-        else:
-            scratch[s] = 0.0
-    out[K_HEGEMONY] = 1 if winner >= 0 else 0
-    out[K_TIME] = t_end if winner >= 0 else -1
-    out[K_RANK] = iv[ph.RANK, winner] if winner >= 0 else -1
-    out[K_SURVIVORS] = survivors
-    out[K_POLARITY] = classify(scratch, iv[ph.ALIVE], ms, p[P.P_POLE_RATIO], p[P.P_POLE_MIN])
-    out[K_WARS] = counts[ph.C_WARS]
-    out[K_ELIMINATIONS] = counts[ph.C_ELIMINATIONS]
-    out[K_ENTRIES] = counts[ph.C_ENTRIES]
-    out[K_BALANCING] = counts[ph.C_BALANCING]
-    out[K_BANDWAGONING] = counts[ph.C_BANDWAGONING]
-    out[K_BUCK_PASSING] = counts[ph.C_BUCK_PASSING]
-    out[K_CHAIN] = counts[ph.C_CHAIN]
-    scratch[SMALL_SLOTS] = top
+    finish(p, ms, f, iv, counts, winner, t_end, scratch, SMALL_SLOTS, out)
     return nwar
 
 
@@ -238,32 +245,7 @@ def run_system_wide(p, key, system, dist, sizes, runs, row, nwar, scratch, perm,
         if winner >= 0:
             t_end = t
             break
-    tot_r = 0.0
-    survivors = 0
-    for s in range(ms):
-        if iv[ph.ALIVE, s] != 0:
-            tot_r += f[ph.R, s]
-            survivors += 1
-    top = 0.0
-    for s in range(ms):
-        if iv[ph.ALIVE, s] != 0:
-            scratch[s] = f[ph.R, s] / tot_r
-            top = max(top, scratch[s])
-        else:
-            scratch[s] = 0.0
-    out[K_HEGEMONY] = 1 if winner >= 0 else 0
-    out[K_TIME] = t_end if winner >= 0 else -1
-    out[K_RANK] = iv[ph.RANK, winner] if winner >= 0 else -1
-    out[K_SURVIVORS] = survivors
-    out[K_POLARITY] = classify(scratch, iv[ph.ALIVE], ms, p[P.P_POLE_RATIO], p[P.P_POLE_MIN])
-    out[K_WARS] = counts[ph.C_WARS]
-    out[K_ELIMINATIONS] = counts[ph.C_ELIMINATIONS]
-    out[K_ENTRIES] = counts[ph.C_ENTRIES]
-    out[K_BALANCING] = counts[ph.C_BALANCING]
-    out[K_BANDWAGONING] = counts[ph.C_BANDWAGONING]
-    out[K_BUCK_PASSING] = counts[ph.C_BUCK_PASSING]
-    out[K_CHAIN] = counts[ph.C_CHAIN]
-    scratch[slots] = top
+    finish(p, ms, f, iv, counts, winner, t_end, scratch, slots, out)
     return nwar
 
 
