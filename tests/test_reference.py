@@ -141,6 +141,10 @@ def test_hegemon_test_names_the_reference_state(slots, threshold):
     ({"polarity": "bipolar", "n_states": 40, "max_states": 45, "entry_rate": 0.3,
       "doctrine": "offensive", "horizon": 60}, 3),
     ({"polarity": "multipolar", "n_states": 64, "doctrine": "defensive", "horizon": 30}, 2),
+    # wide misperception: the war phase's odds screen in its exp(-x) branch, bounds that a
+    # best gain so far tightens and anticipated balancers summed part way
+    ({"polarity": "multipolar", "n_states": 48, "doctrine": "defensive", "horizon": 25,
+      "misperception_sd": 1.0, "memory": 6}, 2),
     ({"polarity": "unipolar", "n_states": 65, "max_states": 70, "entry_rate": 0.3,
       "doctrine": "offensive", "horizon": 30, "memory": 3}, 2),
     ({"polarity": "multipolar", "n_states": 130, "multipolar_poles": [3, 20],

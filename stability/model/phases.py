@@ -471,10 +471,30 @@ def align(p, rng, t, ms, f, iv, pact, dec, counts, e_buck):
 
 
 @njit(cache=True, inline="always")
-def screened_out(x, oa, d, bound):
-    """choose_target's odds screen for a defence ``d`` against the attack ``oa``: d (1 - x) >
+def screened_out(shrink, oa, d, bound):
+    """choose_target's odds screen for a defence ``d`` against the attack ``oa``: d shrink >
     bound oA, without a division, both sides far from under/overflow."""
-    return x < 0.5 and 1e-280 < oa < 1e280 and 1e-280 < d < 1e280 and d * (1.0 - x) > bound * oa
+    return 1e-280 < oa < 1e280 and 1e-280 < d < 1e280 and d * shrink > bound * oa
+
+
+@njit(cache=True, inline="always")
+def screen_shrink(x):
+    """A lower bound of exp(-x), the factor misperception puts on D / (o A): 1 - x where
+    x < 0.5 (no exp(); 1 - x <= exp(-x) for every x), exp(-x) itself above (a few percent of
+    the pairs at misperception_sd 0.2, which a bound 1 - x <= 0.5 would leave unscreened)."""
+    return 1.0 - x if x < 0.5 else libm.exp(-x)
+
+
+@njit(cache=True, inline="always")
+def pair_bound(bound, best_gain, r_j, threshold):
+    """The odds screen's bound for target j once a best gain is known: j can only be chosen
+    if p r_j > best_gain, so its odds must reach max(threshold, best_gain / r_j) (< 1, as
+    r_j > best_gain); the bound for that level, with the same margin as for the threshold."""
+    if best_gain > 0.0:
+        level = best_gain / r_j
+        if level > threshold:
+            return 1.0 / (level * (1.0 - SCREEN_MARGIN)) - 1.0
+    return bound
 
 
 @njit(cache=True, inline="always")
@@ -491,11 +511,21 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
       counter moves past the pair's two normals);
     - with decisiveness 1 the computed odds a / (a + d) never rise when d grows and are
       below attack_threshold whenever d / a >= 1 / (threshold (1 - SCREEN_MARGIN)) - 1;
-      since exp(-x) >= 1 - x, the misperceived d / a is at least (D / (o A)) (1 - x) with
-      x = sd (z_A - z_D), so a pair whose bound already passes that, before the anticipated
-      balancers are even added to D, cannot be attacked and needs no exp(). The bound is
-      tried first with j's own strength for D, a lower bound of the defence, and only then
-      with the sum over j's partners.
+      the misperceived d / a is (D / (o A)) exp(-x) with x = sd (z_A - z_D), at least
+      (D / (o A)) (1 - x), so a pair whose bound already passes that, before the anticipated
+      balancers are even added to D, cannot be attacked and needs no exp() (where x >= 0.5
+      the bound uses exp(-x) itself, screen_shrink; its rounding, a few units in the last
+      place, is inside SCREEN_MARGIN). The bound is
+      tried first with j's own strength for D, a lower bound of the defence, then with the
+      sum over j's partners, and then after each anticipated balancer added to it (the
+      rounded partial sums of non-negative terms never fall, so a partial sum that passes
+      the bound is a lower bound of the whole defence that does). Under the defensive
+      preset nearly every bystander of a large system would balance, so this turns the
+      O(n) sum over the bystanders of most pairs into a few terms. Once a best gain is
+      known, the screen asks for the odds j needs to beat it, best_gain / r_j, where that
+      is above the threshold (pair_bound): a target that could pass the threshold but not
+      beat the best is dropped as early, and only the few pairs that become the best so
+      far sum their bystanders to the end.
     """
     rho, o, m = p[P.P_RELIABILITY], p[P.P_OFFENSE], p[P.P_DECISIVENESS]
     sd, threshold = p[P.P_MISPERCEPTION], p[P.P_ATTACK_THRESHOLD]
@@ -527,8 +557,9 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
             za = normal(rng)
             zd = normal(rng)
             if screen:
-                x = sd * (za - zd)
+                shrink = screen_shrink(sd * (za - zd))
                 oa = o * att
+                bj = pair_bound(bound, best_gain, f[R, j], threshold)
                 # j alone first. j's own term of the defence is M_j exactly (weight 1,
                 # dec[j, j] = 1) and the others are >= 0, so the rounded sum is at least M_j
                 # (rounding is monotone): a pair that M_j alone screens out (84-93% of those
@@ -536,7 +567,7 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
                 # j's partners is not needed. (Where that sum reaches 1e280, outside the
                 # second screen's guard, the odds computed in full still fall short: below
                 # the threshold, or 0 or NaN where a product overflows.)
-                if screened_out(x, oa, strength(f, j), bound):
+                if screened_out(shrink, oa, strength(f, j), bj):
                     continue
         defends = iv[PARTNERS, j] & free & ~elig
         dfn = 0.0
@@ -547,16 +578,20 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
             side &= side - 1
             dfn += choose((full >> d) & 1, 1.0, rho) * (strength(f, d) * dec[d, j])
         if sd > 0.0:
-            if screen and screened_out(x, oa, dfn, bound):  # the whole defence
+            if screen and screened_out(shrink, oa, dfn, bj):  # the whole defence
                 continue
             if anticipate:
                 dfn = anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn,
-                                            alive & ~elig & ~defends & ~followers)
+                                            alive & ~elig & ~defends & ~followers,
+                                            screen, shrink, oa, bj)
+                if dfn < 0.0:  # screened out part way through the bystanders
+                    continue
             att = att * libm.exp(sd * za)
             dfn = dfn * libm.exp(sd * zd)
         elif anticipate:
             dfn = anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn,
-                                        alive & ~elig & ~defends & ~followers)
+                                        alive & ~elig & ~defends & ~followers,
+                                        False, 0.0, 0.0, 0.0)
         pr = odds(o * att, dfn, m)
         if pr >= threshold:
             gain = pr * f[R, j]
@@ -567,10 +602,14 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
 
 
 @njit(cache=True, inline="always")
-def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool):
+def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool, screen, shrink, oa,
+                          bound):
     """Add to the defence every bystander that would be threatened by i after taking j's
     spoils (defensive realism: aggressors expect balancing coalitions). ``pool``: the living
-    states on neither side and not following i."""
+    states on neither side and not following i.
+
+    With ``screen``, returns -1 as soon as the defence summed so far passes choose_target's
+    odds screen for (shrink, oa, bound): the pair cannot be attacked, whatever the rest adds."""
     ae, cs, rho = p[P.P_ADMIN], p[P.P_CONQUEST], p[P.P_RELIABILITY]
     w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
     rj = f[R, j]
@@ -597,6 +636,8 @@ def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool):
             hit = tsi >= ratio * (ms_ / tot_m2)
         if hit:
             dfn += rho * (ms_ * dec[s, j])
+            if screen and screened_out(shrink, oa, dfn, bound):
+                return -1.0
     return dfn
 
 

@@ -62,6 +62,8 @@ from .phases import (
     larger,
     latitude,
     odds,
+    pair_bound,
+    screen_shrink,
     screened_out,
     set_decay,
     smaller,
@@ -89,12 +91,12 @@ from .rng import (
 )
 
 # rows of wm (per state)
-M_HOSTILE, M_PARTNERS, M_CHAIN, M_FOLLOWERS, M_OWN = range(5)
-NWM = 5
+M_HOSTILE, M_PARTNERS, M_CHAIN, M_FOLLOWERS, M_OWN, M_BALANCERS = range(6)
+NWM = 6
 # rows of tm (the system's sets and the phases' scratch sets)
 (T_LIVING, T_THREATENED, T_FOLLOWING, T_OTHERS, T_CAND, T_OK, T_STARTERS, T_FOUGHT, T_ELIG,
- T_TARGETS, T_DEFENDS, T_SIDE, T_POOL, T_ATT, T_DFN, T_BOTH) = range(16)
-NT = 16
+ T_TARGETS, T_DEFENDS, T_SIDE, T_POOL, T_ATT, T_DFN, T_BOTH, T_KNOWN) = range(17)
+NT = 17
 
 
 # ---- sets of W words -------------------------------------------------------------------------
@@ -356,6 +358,13 @@ def align(p, rng, t, ms, f, iv, wm, tm, pact, dec, counts, e_buck):
     wagon, alone = p[P.P_BANDWAGON_W], p[P.P_ALONE_W]
     alarm = p[P.P_ALARM_SHARE]
     g0, g1 = intent_factors(p)
+    # The states that k threatens enough to balance it (T_jk >= threat_ratio S_j, or k
+    # alarms), wm[M_BALANCERS, k], depend only on the step's threat perception, which the
+    # phase does not change: computed once per threat k and step, for the first state it
+    # threatens that decides, not once per decider (the O(n) pass over j, for each of up to
+    # n deciders, made this phase O(n^2) in perception products at 256 states).
+    known = tm[T_KNOWN]
+    clear(known)
     for o in range(n):
         i = iv[ORDER, o]
         k = iv[THREAT, i]
@@ -376,17 +385,32 @@ def align(p, rng, t, ms, f, iv, wm, tm, pact, dec, counts, e_buck):
             remove(cand, fk)
         s_k, rev_k = f[S, k], iv[REV, k] != 0
         hostile_k = wm[M_HOSTILE, k]
+        quiet_k = rev_k or empty(hostile_k)  # then k's intent is the same towards every j
         tik = perceived(s_k, dec[k, i], rev_k | intersects(hostile_k, wm[M_OWN, i]), g0, g1)
         si = f[S, i]
+        balancers = wm[M_BALANCERS, k]
+        if has(known, k) == 0:
+            add(known, k)
+            clear(balancers)
+            for j in range(ms):
+                sj = f[S, j]
+                intent = rev_k or (not quiet_k and intersects(hostile_k, wm[M_OWN, j]))
+                tjk = perceived(s_k, dec[k, j], intent, g0, g1)
+                okj = (k_alarms | (tjk >= f[THR, j])) & (sj == sj)
+                balancers[j >> 6] |= np.int64(okj) << (j & 63)
+        # partners: not i or k, not k's partner or leader, not following k
+        for w in range(nw):
+            ok[w] = cand[w] & balancers[w] & ~wm[M_FOLLOWERS, k, w]
+        # a catcher: any other living j at least as threatened by k and as strong as i
         catcher = False
-        for j in range(ms):
-            sj = f[S, j]
-            tjk = perceived(s_k, dec[k, j], rev_k | intersects(hostile_k, wm[M_OWN, j]), g0,
-                            g1)
-            okj = ((has(cand, j) != 0) & (iv[FOLLOW, j] != k)
-                   & (k_alarms | (tjk >= f[THR, j])) & (sj == sj))
-            ok[j >> 6] |= np.int64(okj) << (j & 63)
-            catcher |= (has(others, j) != 0) & (tjk >= tik) & (sj >= si)
+        for w in range(nw):
+            rest = others[w]
+            while rest != 0 and not catcher:
+                j = (w << 6) | trailing_zeros(rest)
+                rest &= rest - 1
+                if f[S, j] >= si:
+                    intent = rev_k or (not quiet_k and intersects(hostile_k, wm[M_OWN, j]))
+                    catcher = perceived(s_k, dec[k, j], intent, g0, g1) >= tik
         any_ok = not empty(ok)
         w_bal = libm.exp(bw + sw * rel) if any_ok else 0.0
         w_wag = libm.exp(wagon - sw * rel + (alone if not any_ok else 0.0))
@@ -467,9 +491,10 @@ def choose_target(p, rng, i, ms, f, iv, wm, tm, pact, dec, tot_m, tot_r):
                 za = normal(rng)
                 zd = normal(rng)
                 if screen:
-                    x = sd * (za - zd)
+                    shrink = screen_shrink(sd * (za - zd))
                     oa = o * att
-                    if screened_out(x, oa, strength(f, j), bound):
+                    bj = pair_bound(bound, best_gain, f[R, j], threshold)
+                    if screened_out(shrink, oa, strength(f, j), bj):
                         continue
             for w in range(nw):
                 defends[w] = wm[M_PARTNERS, j, w] & living[w] & ~fought[w] & ~elig[w]
@@ -488,15 +513,18 @@ def choose_target(p, rng, i, ms, f, iv, wm, tm, pact, dec, tot_m, tot_r):
                 for w in range(nw):
                     pool[w] = living[w] & ~elig[w] & ~defends[w] & ~followers[w]
             if sd > 0.0:
-                if screen and screened_out(x, oa, dfn, bound):
+                if screen and screened_out(shrink, oa, dfn, bj):
                     continue
                 if anticipate:
                     dfn = anticipated_balancing(p, i, j, f, iv, wm, dec, tot_m, tot_r, dfn,
-                                                pool)
+                                                pool, screen, shrink, oa, bj)
+                    if dfn < 0.0:  # screened out part way through the bystanders
+                        continue
                 att = att * libm.exp(sd * za)
                 dfn = dfn * libm.exp(sd * zd)
             elif anticipate:
-                dfn = anticipated_balancing(p, i, j, f, iv, wm, dec, tot_m, tot_r, dfn, pool)
+                dfn = anticipated_balancing(p, i, j, f, iv, wm, dec, tot_m, tot_r, dfn, pool,
+                                            False, 0.0, 0.0, 0.0)
             pr = odds(o * att, dfn, m)
             if pr >= threshold:
                 gain = pr * f[R, j]
@@ -507,8 +535,10 @@ def choose_target(p, rng, i, ms, f, iv, wm, tm, pact, dec, tot_m, tot_r):
 
 
 @njit(cache=True, inline="always")
-def anticipated_balancing(p, i, j, f, iv, wm, dec, tot_m, tot_r, dfn, pool):
-    """phases.anticipated_balancing; ``pool`` is changed (i, j and i's partners removed)."""
+def anticipated_balancing(p, i, j, f, iv, wm, dec, tot_m, tot_r, dfn, pool, screen, shrink, oa,
+                          bound):
+    """phases.anticipated_balancing (-1 where the partial defence passes the odds screen);
+    ``pool`` is changed (i, j and i's partners removed)."""
     ae, cs, rho = p[P.P_ADMIN], p[P.P_CONQUEST], p[P.P_RELIABILITY]
     w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
     rj = f[R, j]
@@ -541,6 +571,8 @@ def anticipated_balancing(p, i, j, f, iv, wm, dec, tot_m, tot_r, dfn, pool):
                 hit = tsi >= ratio * (ms_ / tot_m2)
             if hit:
                 dfn += rho * (ms_ * dec[s, j])
+                if screen and screened_out(shrink, oa, dfn, bound):
+                    return -1.0
     return dfn
 
 
