@@ -515,13 +515,13 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
       (D / (o A)) (1 - x), so a pair whose bound already passes that, before the anticipated
       balancers are even added to D, cannot be attacked and needs no exp() (where x >= 0.5
       the bound uses exp(-x) itself, screen_shrink; its rounding, a few units in the last
-      place, is inside SCREEN_MARGIN). The bound is
-      tried first with j's own strength for D, a lower bound of the defence, then with the
-      sum over j's partners, and then after each anticipated balancer added to it (the
-      rounded partial sums of non-negative terms never fall, so a partial sum that passes
-      the bound is a lower bound of the whole defence that does). Under the defensive
-      preset nearly every bystander of a large system would balance, so this turns the
-      O(n) sum over the bystanders of most pairs into a few terms. Once a best gain is
+      place, is inside SCREEN_MARGIN). The bound is tried first with j's own strength for
+      D, a lower bound of the defence, then with the sum over j's partners, and then after
+      each anticipated balancer added to it (the rounded partial sums of non-negative
+      terms never fall, so a partial sum that passes the bound is a lower bound of the
+      whole defence that does). Under the defensive preset nearly every bystander of a
+      large system would balance, so this turns the O(n) sum over the bystanders of most
+      pairs into a few terms. Once a best gain is
       known, the screen asks for the odds j needs to beat it, best_gain / r_j, where that
       is above the threshold (pair_bound): a target that could pass the threshold but not
       beat the best is dropped as early, and only the few pairs that become the best so

@@ -361,8 +361,8 @@ def align(p, rng, t, ms, f, iv, wm, tm, pact, dec, counts, e_buck):
     # The states that k threatens enough to balance it (T_jk >= threat_ratio S_j, or k
     # alarms), wm[M_BALANCERS, k], depend only on the step's threat perception, which the
     # phase does not change: computed once per threat k and step, for the first state it
-    # threatens that decides, not once per decider (the O(n) pass over j, for each of up to
-    # n deciders, made this phase O(n^2) in perception products at 256 states).
+    # threatens that decides, not once per decider (a pass over every j for each decider
+    # cost up to n^2 perception products a step, a fifth of a 256-state defensive run).
     known = tm[T_KNOWN]
     clear(known)
     for o in range(n):
