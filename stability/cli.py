@@ -50,6 +50,18 @@ def _seed(text: str) -> int:
     return value
 
 
+def _running_args(sub: argparse.ArgumentParser, resume: str) -> None:
+    """The options `run` and `calibrate` share: where the work runs, and what to do with an
+    existing output."""
+    sub.add_argument("--scheduler", metavar="NAME",
+                     help="sync | threads | local | tcp://HOST:PORT | slurm | pbs")
+    sub.add_argument("--workers", type=_positive, metavar="N",
+                     help="worker processes/threads")
+    sub.add_argument("--resume", action="store_true", help=resume)
+    sub.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Monte Carlo estimates of the probability of hegemony "
                 "in balance-of-power systems.")
@@ -64,12 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--replicates", type=_positive, metavar="N", help="replicates per cell")
     r.add_argument("--seed", type=_seed, metavar="S", help="experiment seed")
     r.add_argument("--chunk", type=_positive, metavar="N", help="replicates per task")
-    r.add_argument("--scheduler", metavar="NAME",
-                   help="sync | threads | local | tcp://HOST:PORT | slurm | pbs")
-    r.add_argument("--workers", type=_positive, metavar="N", help="worker processes/threads")
-    r.add_argument("--resume", action="store_true", help="continue an existing output")
-    r.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _running_args(r, resume="continue an existing output")
 
     v = sub.add_parser("validate", help="check a config and print the resolved experiment")
     v.add_argument("config", metavar="CONFIG")
@@ -81,12 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                        "a posterior store")
     c.add_argument("config", metavar="CONFIG", help="calibration config (TOML)")
     c.add_argument("--out", metavar="PATH", help="posterior store (.zarr)")
-    c.add_argument("--scheduler", metavar="NAME",
-                   help="sync | threads | local | tcp://HOST:PORT | slurm | pbs")
-    c.add_argument("--workers", type=_positive, metavar="N", help="worker processes/threads")
-    c.add_argument("--resume", action="store_true", help="continue a killed calibration")
-    c.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    c.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _running_args(c, resume="continue a killed calibration")
 
     pl = sub.add_parser("plot", help="plot a results store")
     pl.add_argument("results", metavar="RESULTS")

@@ -831,12 +831,23 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, pact, last, dec, counts, att_side, d
 def entry(p, rng, t, ms, f, iv, dist, dec, counts):
     """Entry of a new state from outside the system (Wohlforth et al.: hegemony needs stable
     boundaries)."""
+    slot = place_entrant(p, rng, t, ms, f, iv, dist, dec, counts)
+    if slot >= 0:
+        iv[SYS, SYS_LIVING] |= 1 << slot
+        set_follow(iv, slot, -1)  # as every change of FOLLOW after the start (a no-op here)
+
+
+@njit(cache=True, inline="always", **NO_NRT)
+def place_entrant(p, rng, t, ms, f, iv, dist, dec, counts):
+    """The draws and the slot's fields of an entry, shared by both kernels: the slot of the
+    new state, or -1 where none enters. The caller adds it to its own living set and clears
+    its link (FOLLOW = -1) in its own representation of the relations."""
     rate = p[P.P_ENTRY_RATE]
     if rate <= 0.0:
-        return
+        return np.int64(-1)
     set_phase(rng, t, PH_ENTRY)
     if uniform(rng) >= rate:
-        return
+        return np.int64(-1)
     # np.int64, not the literal -1: Numba would also compile set_decay for Literal[int](-1)
     slot = np.int64(-1)
     tot_r = 0.0
@@ -848,7 +859,7 @@ def entry(p, rng, t, ms, f, iv, dist, dec, counts):
         elif slot < 0:
             slot = s
     if slot < 0:
-        return
+        return slot
     f[R, slot] = p[P.P_ENTRY_SIZE] * (tot_r / n)
     f[MU, slot] = 0.0
     f[X, slot] = uniform(rng)
@@ -857,11 +868,10 @@ def entry(p, rng, t, ms, f, iv, dist, dec, counts):
     iv[REV, slot] = 1 if uniform(rng) < p[P.P_REVISIONIST] else 0
     iv[RANK, slot] = -1
     iv[ALIVE, slot] = 1
-    iv[SYS, SYS_LIVING] |= 1 << slot
-    set_follow(iv, slot, -1)  # as every change of FOLLOW after the start (a no-op here)
     iv[BUCK, slot] = -1
     set_decay(p, ms, f, dist, dec, slot)
     counts[C_ENTRIES] += 1
+    return slot
 
 
 @njit(cache=True, inline="always", **NO_NRT)

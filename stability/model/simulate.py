@@ -39,15 +39,23 @@ START_FAILED = -2  # hegemony_time of a replicate whose starting system could no
 # as the fields of one record (see the module doc), for systems of up to SMALL_SLOTS slots,
 # whose relations are single-word masks (phases.py).
 SMALL_SLOTS = 32
-SYSTEM = np.dtype([
-    ("f", np.float64, (ph.NF, SMALL_SLOTS)),
-    ("iv", np.int64, (ph.NI, SMALL_SLOTS)),
-    ("pact", np.int64, (SMALL_SLOTS, SMALL_SLOTS)),
-    ("last", np.int64, (SMALL_SLOTS, SMALL_SLOTS)),
-    ("dec", np.float64, (SMALL_SLOTS, SMALL_SLOTS)),
-    ("rng", np.uint64, (2,)),
-    ("counts", np.int64, (ph.NC,)),
-], align=True)
+
+
+def _system(slots: int, masks: list) -> np.dtype:
+    """A system's record of ``slots`` slots, with the mask fields ``masks`` after f and iv."""
+    return np.dtype([
+        ("f", np.float64, (ph.NF, slots)),
+        ("iv", np.int64, (ph.NI, slots)),
+        *masks,
+        ("pact", np.int64, (slots, slots)),
+        ("last", np.int64, (slots, slots)),
+        ("dec", np.float64, (slots, slots)),
+        ("rng", np.uint64, (2,)),
+        ("counts", np.int64, (ph.NC,)),
+    ], align=True)
+
+
+SYSTEM = _system(SMALL_SLOTS, [])  # single-word masks live in rows of iv
 
 
 def wide_system(words: int) -> np.dtype:
@@ -55,17 +63,8 @@ def wide_system(words: int) -> np.dtype:
     int64 words (wide.py). The slot count and the word count are part of the dtype, so the
     kernel is compiled once per dtype with every row length a compile-time constant."""
     slots = 64 * words
-    return np.dtype([
-        ("f", np.float64, (ph.NF, slots)),
-        ("iv", np.int64, (ph.NI, slots)),
-        ("wm", np.int64, (wd.NWM, slots, words)),
-        ("tm", np.int64, (wd.NT, words)),
-        ("pact", np.int64, (slots, slots)),
-        ("last", np.int64, (slots, slots)),
-        ("dec", np.float64, (slots, slots)),
-        ("rng", np.uint64, (2,)),
-        ("counts", np.int64, (ph.NC,)),
-    ], align=True)
+    return _system(slots, [("wm", np.int64, (wd.NWM, slots, words)),
+                           ("tm", np.int64, (wd.NT, words))])
 
 
 def system_dtype(max_states: int) -> np.dtype:

@@ -41,13 +41,11 @@ from .phases import (
     C_BUCK_PASSING,
     C_CHAIN,
     C_ELIMINATIONS,
-    C_ENTRIES,
     C_WARS,
     FOLLOW,
     MU,
     NEVER,
     ORDER,
-    RANK,
     REV,
     SCREEN_MARGIN,
     SS,
@@ -56,16 +54,13 @@ from .phases import (
     TOP,
     R,
     S,
-    X,
-    Z,
     intent_factors,
     larger,
-    latitude,
     odds,
     pair_bound,
+    place_entrant,
     screen_shrink,
     screened_out,
-    set_decay,
     smaller,
     strength,
     totals,
@@ -75,7 +70,6 @@ from .rng import (
     NORMAL_COUNTERS,
     PH_ALIGN,
     PH_ALIGN_ORDER,
-    PH_ENTRY,
     PH_GROWTH,
     PH_GROWTH_ORDER,
     PH_WAR,
@@ -611,34 +605,31 @@ def form_coalitions(p, rng, i, j, iv, wm, tm, pact):
     rho = p[P.P_RELIABILITY]
     living, fought, elig = tm[T_LIVING], tm[T_FOUGHT], tm[T_ELIG]
     att, dfn, cand = tm[T_ATT], tm[T_DFN], tm[T_CAND]
-    nw = tm.shape[1]
-    clear(att)
-    add(att, i)
     copy(cand, elig)
     remove(cand, i)
-    for w in range(nw):
+    join_side(rng, iv, pact, i, j, cand, rho, att)
+    for w in range(tm.shape[1]):
+        cand[w] = wm[M_PARTNERS, j, w] & living[w] & ~fought[w] & ~elig[w]
+    remove(cand, i)
+    join_side(rng, iv, pact, j, i, cand, rho, dfn)
+
+
+@njit(cache=True, inline="always")
+def join_side(rng, iv, pact, leader, enemy, cand, rho, side):
+    """``side`` = the leader and those of ``cand`` that join it, in slot order: not a state
+    buck-passing to the enemy; a chain-ganged partner always, any other with probability
+    rho (one uniform each)."""
+    clear(side)
+    add(side, leader)
+    for w in range(cand.size):
         rest = cand[w]
         while rest != 0:
             a = (w << 6) | trailing_zeros(rest)
             rest &= rest - 1
-            if iv[BUCK, a] == j:
+            if iv[BUCK, a] == enemy:
                 continue
-            if pact[i, a] == 2 or uniform(rng) < rho:
-                add(att, a)
-    clear(dfn)
-    add(dfn, j)
-    for w in range(nw):
-        cand[w] = wm[M_PARTNERS, j, w] & living[w] & ~fought[w] & ~elig[w]
-    remove(cand, i)
-    for w in range(nw):
-        rest = cand[w]
-        while rest != 0:
-            d = (w << 6) | trailing_zeros(rest)
-            rest &= rest - 1
-            if iv[BUCK, d] == i:
-                continue
-            if pact[j, d] == 2 or uniform(rng) < rho:
-                add(dfn, d)
+            if pact[leader, a] == 2 or uniform(rng) < rho:
+                add(side, a)
 
 
 @njit(cache=True, inline="always", **NO_NRT)
@@ -777,36 +768,10 @@ def resolve_war(p, rng, t, i, j, ms, f, iv, wm, tm, pact, last, dec, counts):
 @njit(cache=True, inline="always", **NO_NRT)
 def entry(p, rng, t, ms, f, iv, wm, tm, dist, dec, counts):
     """Entry of a new state from outside the system (phases.entry)."""
-    rate = p[P.P_ENTRY_RATE]
-    if rate <= 0.0:
-        return
-    set_phase(rng, t, PH_ENTRY)
-    if uniform(rng) >= rate:
-        return
-    slot = np.int64(-1)
-    tot_r = 0.0
-    n = 0
-    for s in range(ms):
-        if iv[ALIVE, s] != 0:
-            tot_r += f[R, s]
-            n += 1
-        elif slot < 0:
-            slot = s
-    if slot < 0:
-        return
-    f[R, slot] = p[P.P_ENTRY_SIZE] * (tot_r / n)
-    f[MU, slot] = 0.0
-    f[X, slot] = uniform(rng)
-    if p[P.P_GEOGRAPHY] == P.GEO_SPHERE:
-        f[Z, slot] = latitude(uniform(rng))
-    iv[REV, slot] = 1 if uniform(rng) < p[P.P_REVISIONIST] else 0
-    iv[RANK, slot] = -1
-    iv[ALIVE, slot] = 1
-    add(tm[T_LIVING], slot)
-    set_follow(iv, wm, slot, -1)
-    iv[BUCK, slot] = -1
-    set_decay(p, ms, f, dist, dec, slot)
-    counts[C_ENTRIES] += 1
+    slot = place_entrant(p, rng, t, ms, f, iv, dist, dec, counts)
+    if slot >= 0:
+        add(tm[T_LIVING], slot)
+        set_follow(iv, wm, slot, -1)
 
 
 @njit(cache=True, inline="always")
