@@ -201,6 +201,13 @@ def shuffle_alive(rng, step, phase, ms, iv):
         iv[ORDER, n] = trailing_zeros(rest)
         rest &= rest - 1
         n += 1
+    return shuffle_order(rng, key, c, iv, n)
+
+
+@njit(cache=True, inline="always", **NO_NRT)
+def shuffle_order(rng, key, c, iv, n):
+    """Fisher-Yates on the first n entries of iv[ORDER], drawing from counter c of the
+    stream ``key`` on; leaves the counter after the draws in rng[1] and returns n."""
     for k in range(n - 1, 0, -1):
         j = below_word(word(key, c), k + 1)
         c += uint64(1)

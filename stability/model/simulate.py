@@ -110,24 +110,12 @@ def finish(p, ms, f, iv, counts, winner, t_end, scratch, top_at, out):
     scratch[top_at] = top
 
 
-@njit(cache=True, **NO_NRT)
-def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out, shr, occ):
-    """Simulate one system, whose stream has key ``key``, from its start to hegemony or the
-    horizon, in ``system`` (a SYSTEM array of one record); fill ``out``. ``dist``: the
-    distance matrix under geography 'distances' (otherwise unread). With a non-empty ``shr``
-    also fill row ``row`` of ``shr``/``occ`` (see _record_shares). Without, ``shr`` and
-    ``occ`` are None, and the compiler prunes the recording branches from that
-    specialisation: the step loop is then the one compiled before the option existed."""
-    sy = system[0]
-    f, iv, pact, last, dec = sy.f, sy.iv, sy.pact, sy.last, sy.dec
-    rng, counts = sy.rng, sy.counts
-    rng[0] = key
-    # min() changes nothing (run_batch picks this record for max_states <= SMALL_SLOTS) but
-    # tells LLVM the
-    # bound: with it, LLVM can tell the record's rows apart in the threat phase's loops
-    # and vectorises them for eight slots and more, not sixteen and more (row 25 of
-    # benchmarks/optimisations.md)
-    ms = min(int(p[P.P_MAX_STATES]), SMALL_SLOTS)
+@njit(cache=True, inline="always", **NO_NRT)
+def start_system(p, rng, ms, f, iv, pact, last, counts, scratch, perm, out):
+    """Both kernels' fresh start: the first ``ms`` slots emptied (no relations, no memories,
+    no counts) and the starting system drawn into slots 0..n-1, marked alive; returns n, or
+    a negative n with ``out`` marked START_FAILED where no start could be drawn. The caller
+    sets its own living-set mask."""
     for s in range(ms):
         for k in range(ph.NF):
             f[k, s] = 0.0
@@ -146,9 +134,33 @@ def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out,
     if n < 0:
         out[:] = 0
         out[K_TIME] = START_FAILED
-        return nwar
+        return n
     for s in range(n):
         iv[ph.ALIVE, s] = 1
+    return n
+
+
+@njit(cache=True, **NO_NRT)
+def run_system(p, key, system, dist, sizes, runs, row, nwar, scratch, perm, out, shr, occ):
+    """Simulate one system, whose stream has key ``key``, from its start to hegemony or the
+    horizon, in ``system`` (a SYSTEM array of one record); fill ``out``. ``dist``: the
+    distance matrix under geography 'distances' (otherwise unread). With a non-empty ``shr``
+    also fill row ``row`` of ``shr``/``occ`` (see _record_shares). Without, ``shr`` and
+    ``occ`` are None, and the compiler prunes the recording branches from that
+    specialisation: the step loop is then the one compiled before the option existed."""
+    sy = system[0]
+    f, iv, pact, last, dec = sy.f, sy.iv, sy.pact, sy.last, sy.dec
+    rng, counts = sy.rng, sy.counts
+    rng[0] = key
+    # min() changes nothing (run_batch picks this record for max_states <= SMALL_SLOTS) but
+    # tells LLVM the
+    # bound: with it, LLVM can tell the record's rows apart in the threat phase's loops
+    # and vectorises them for eight slots and more, not sixteen and more (row 25 of
+    # benchmarks/optimisations.md)
+    ms = min(int(p[P.P_MAX_STATES]), SMALL_SLOTS)
+    n = start_system(p, rng, ms, f, iv, pact, last, counts, scratch, perm, out)
+    if n < 0:
+        return nwar
     iv[ph.SYS, ph.SYS_LIVING] = (1 << n) - 1
     ph.set_all_decays(p, ms, f, dist, dec)
     if shr is not None:
@@ -198,30 +210,14 @@ def run_system_wide(p, key, system, dist, sizes, runs, row, nwar, scratch, perm,
     slots = f.shape[1]
     ms = min(int(p[P.P_MAX_STATES]), slots)
     for s in range(ms):
-        for k in range(ph.NF):
-            f[k, s] = 0.0
-        for k in range(ph.NI):
-            iv[k, s] = 0
         for k in range(wd.NWM):
             wd.clear(wm[k, s])
-        iv[ph.FOLLOW, s] = -1
-        iv[ph.BUCK, s] = -1
-        iv[ph.RANK, s] = -1
-        for q in range(ms):
-            pact[s, q] = 0
-            last[s, q] = ph.NEVER
     for k in range(wd.NT):
         wd.clear(tm[k])
-    for k in range(ph.NC):
-        counts[k] = 0
-    n = draw_start(p, rng, f[ph.R], f[ph.X], f[ph.Z], iv[ph.REV], iv[ph.RANK], scratch,
-                   perm)
+    n = start_system(p, rng, ms, f, iv, pact, last, counts, scratch, perm, out)
     if n < 0:
-        out[:] = 0
-        out[K_TIME] = START_FAILED
         return nwar
     for s in range(n):
-        iv[ph.ALIVE, s] = 1
         wd.add(tm[wd.T_LIVING], s)
     ph.set_all_decays(p, ms, f, dist, dec)
     horizon = int(p[P.P_HORIZON])

@@ -61,6 +61,7 @@ from .phases import (
     place_entrant,
     screen_shrink,
     screened_out,
+    shuffle_order,
     smaller,
     strength,
     totals,
@@ -74,7 +75,6 @@ from .rng import (
     PH_GROWTH_ORDER,
     PH_WAR,
     PH_WAR_ORDER,
-    below_word,
     counter,
     key_cache_on_sources,
     normal,
@@ -174,14 +174,7 @@ def shuffle_alive(rng, step, phase, iv, tm):
             iv[ORDER, n] = (w << 6) | trailing_zeros(rest)
             rest &= rest - 1
             n += 1
-    for k in range(n - 1, 0, -1):
-        j = below_word(word(key, c), k + 1)
-        c += uint64(1)
-        t = iv[ORDER, k]
-        iv[ORDER, k] = iv[ORDER, j]
-        iv[ORDER, j] = t
-    rng[1] = c
-    return n
+    return shuffle_order(rng, key, c, iv, n)
 
 
 @njit(cache=True, inline="always")
