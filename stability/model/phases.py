@@ -609,16 +609,12 @@ def choose_target(p, rng, i, ms, f, iv, pact, dec, alive, fought, tot_m, tot_r):
 
 
 @njit(cache=True, inline="always")
-def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool, screen, shrink, oa,
-                          bound):
-    """Add to the defence every bystander that would be threatened by i after taking j's
-    spoils (defensive realism: aggressors expect balancing coalitions). ``pool``: the living
-    states on neither side and not following i.
-
-    With ``screen``, returns -1 as soon as the defence summed so far passes choose_target's
-    odds screen for (shrink, oa, bound): the pair cannot be attacked, whatever the rest adds."""
-    ae, cs, rho = p[P.P_ADMIN], p[P.P_CONQUEST], p[P.P_RELIABILITY]
-    w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
+def enlarged(p, i, j, f, tot_m, tot_r):
+    """Anticipated balancing's view of i after taking j's spoils (i alone gains
+    administration_efficiency * conquest_share * r_j, j loses conquest_share * r_j): i's
+    military share, the living states' total strength, and whether i's capability share
+    would reach alarm_share."""
+    ae, cs = p[P.P_ADMIN], p[P.P_CONQUEST]
     rj = f[R, j]
     gain = ae * cs * rj
     loss = cs * rj
@@ -627,8 +623,20 @@ def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool, scre
     mj2 = (rj - loss) * (1.0 + f[MU, j])
     tot_m2 = tot_m + (mi2 - strength(f, i)) + (mj2 - strength(f, j))
     tot_r2 = tot_r + gain - loss
-    si2 = mi2 / tot_m2
-    alarmed = ri2 / tot_r2 >= alarm
+    return mi2 / tot_m2, tot_m2, ri2 / tot_r2 >= p[P.P_ALARM_SHARE]
+
+
+@njit(cache=True, inline="always")
+def anticipated_balancing(p, i, j, ms, f, iv, dec, tot_m, tot_r, dfn, pool, screen, shrink, oa,
+                          bound):
+    """Add to the defence every bystander that would be threatened by i after taking j's
+    spoils (defensive realism: aggressors expect balancing coalitions). ``pool``: the living
+    states on neither side and not following i.
+
+    With ``screen``, returns -1 as soon as the defence summed so far passes choose_target's
+    odds screen for (shrink, oa, bound): the pair cannot be attacked, whatever the rest adds."""
+    rho, w, ratio = p[P.P_RELIABILITY], p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO]
+    si2, tot_m2, alarmed = enlarged(p, i, j, f, tot_m, tot_r)
     rev_i = iv[REV, i] != 0
     hostile_i = iv[HOSTILE, i]
     bystanders = pool & ~(1 << i) & ~(1 << j) & ~iv[PARTNERS, i]

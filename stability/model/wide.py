@@ -54,6 +54,7 @@ from .phases import (
     TOP,
     R,
     S,
+    enlarged,
     intent_factors,
     larger,
     odds,
@@ -526,18 +527,8 @@ def anticipated_balancing(p, i, j, f, iv, wm, dec, tot_m, tot_r, dfn, pool, scre
                           bound):
     """phases.anticipated_balancing (-1 where the partial defence passes the odds screen);
     ``pool`` is changed (i, j and i's partners removed)."""
-    ae, cs, rho = p[P.P_ADMIN], p[P.P_CONQUEST], p[P.P_RELIABILITY]
-    w, ratio, alarm = p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO], p[P.P_ALARM_SHARE]
-    rj = f[R, j]
-    gain = ae * cs * rj
-    loss = cs * rj
-    ri2 = f[R, i] + gain
-    mi2 = ri2 * (1.0 + f[MU, i])
-    mj2 = (rj - loss) * (1.0 + f[MU, j])
-    tot_m2 = tot_m + (mi2 - strength(f, i)) + (mj2 - strength(f, j))
-    tot_r2 = tot_r + gain - loss
-    si2 = mi2 / tot_m2
-    alarmed = ri2 / tot_r2 >= alarm
+    rho, w, ratio = p[P.P_RELIABILITY], p[P.P_INTENT_WEIGHT], p[P.P_THREAT_RATIO]
+    si2, tot_m2, alarmed = enlarged(p, i, j, f, tot_m, tot_r)
     rev_i = iv[REV, i] != 0
     hostile_i = wm[M_HOSTILE, i]
     remove(pool, i)
